@@ -1,0 +1,14 @@
+/**
+ * Runtime: which tfjs backend runs the math (`initRuntime`, `runtimeInfo`) and custom WebGPU
+ * kernels that exchange GPU buffers with tfjs tensors (`kernels/`).
+ */
+export { initRuntime, runtimeInfo } from './init';
+export type { BackendName, BackendRequest, RuntimeInfo, RuntimeOptions, SubgroupMatrixConfig, WebGPUInfo } from './types';
+export { RuntimeError, INSTALL_HINT } from './errors';
+export type { RuntimeErrorCode } from './errors';
+export { DEFAULT_DAWN_TOGGLES, findVulkanLoader } from './webgpu';
+export { gpuContext, tensorBuffer, allocateTensor, compileKernel, compileKernelAsync, dispatch, synchronize, uniforms, hasFeature } from './kernels/gpu';
+export type { GpuContext, Kernel, Dispatch } from './kernels/gpu';
+export { HalfTensor, toHalf, fromHalf } from './kernels/half';
+export { rmsNorm, rmsNormHalf, rmsNormReference } from './kernels/rmsnorm';
+export type { RmsNormOptions } from './kernels/rmsnorm';
