@@ -47,7 +47,14 @@ def describe_failure(nb, cell_index):
         if out.get("output_type") == "stream" and out.get("name") == "stderr":
             stderr.append(out.get("text", ""))
     text = ANSI.sub("", "".join(stderr)).strip()
-    first = text.splitlines()[0] if text else "the cell reported an error with no message"
+    lines = text.splitlines()
+    # tslab prints a thrown error as node does: source context, then "Name: message".
+    for line in lines:
+        m = re.match(r"^([A-Za-z_$][\w$]*(?:Error|Exception)|Error)(?: \[[^\]]*\])?: (.*)$", line)
+        if m:
+            return code_number, m.group(1), m.group(2), text
+    first = lines[0] if lines else "the cell reported an error with no message"
+    # A TypeScript diagnostic: "line:column - message".
     return code_number, "CompileError" if re.match(r"^\d+:\d+ - ", first) else "Error", first, text
 
 

@@ -42,7 +42,8 @@ if (notebooks.length === 0) {
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
-const runDir = join(root, 'runs', stamp);
+// TTSLAB_RUNS_DIR moves the run folders elsewhere (the tests use a temporary one).
+const runDir = join(process.env.TTSLAB_RUNS_DIR ? resolve(process.env.TTSLAB_RUNS_DIR) : join(root, 'runs'), stamp);
 mkdirSync(runDir, { recursive: true });
 console.log(`ttslab workshop: ${notebooks.length} notebooks -> ${runDir}`);
 
