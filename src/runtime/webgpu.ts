@@ -135,11 +135,37 @@ async function createWebGPU(toggles: string[]): Promise<WebGPUState> {
   const state: WebGPUState = { gpu, adapter, device, backend: undefined as unknown as WebGPUBackend, toggles };
   reportDeviceErrors(state);
   state.backend = new WebGPUBackend(device, adapter.info);
+  explainReadSync(state.backend);
   // If tfjs-backend-webgpu registered its own factory (navigator.gpu existed when it was
   // first imported), replace it: that one would create a device without f16 / subgroups.
   if (tf.findBackendFactory('webgpu') != null) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => state.backend, 3);
   return state;
+}
+
+/**
+ * tfjs reads GPU data synchronously through an OffscreenCanvas, which Node lacks: without
+ * this, `t.dataSync()` dies with "OffscreenCanvas is not defined". Say what to do instead.
+ */
+function explainReadSync(backend: WebGPUBackend): void {
+  if (typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return;
+  const readSync = backend.readSync.bind(backend);
+  backend.readSync = (dataId: object) => {
+    try {
+      return readSync(dataId);
+    } catch (e) {
+      if (e instanceof ReferenceError && e.message.includes('OffscreenCanvas')) {
+        throw new RuntimeError(
+          'init-failed',
+          "the 'webgpu' backend cannot read GPU data synchronously in Node (dataSync / arraySync / bufferSync): " +
+            'use `await tensor.data()` or `await tensor.array()`',
+          'webgpu',
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+  };
 }
 
 function reportDeviceErrors(state: WebGPUState): void {

@@ -1,0 +1,275 @@
+/**
+ * f16 matrix product C[M, N] (float32) = A[M, K] (f16) x B[K, N] (f16), f32 accumulation.
+ *
+ * Two variants behind one call:
+ * - 'subgroup-matrix': tensor cores through `chromium_experimental_subgroup_matrix`
+ *   (Vulkan cooperative matrices). Needs shader-f16, the subgroup-matrix feature, an
+ *   f16 x f16 -> f32 16x16x16 config, a fixed subgroup size, and M, N, K multiples of the
+ *   block tile. Block tiles of A and B are staged in workgroup memory; each subgroup owns a
+ *   TM x TN block of 16x16 accumulators (the layout GPU.md's second probe measured).
+ * - 'tiled': portable fallback, no feature needed: f16 pairs unpacked to f32 in workgroup
+ *   memory, 64x64 output tile per workgroup, 4x4 outputs per thread. Any M; K, N even.
+ * 'auto' takes the first that applies.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { RuntimeError } from '../errors';
+import { webgpuStateIfReady, subgroupMatrixConfigs } from '../webgpu';
+import { GpuContext, allocateTensor, compileKernel, compileKernelAsync, dispatch, gpuContext, hasFeature, tensorBuffer, uniforms } from './gpu';
+import { HalfTensor } from './half';
+
+/** Shape of the subgroup-matrix kernel's work split. */
+export interface SubgroupMatrixTiling {
+  /** Output rows per workgroup (multiple of 16 * sgRows). */
+  BM: number;
+  /** Output columns per workgroup (multiple of 16 * sgCols). */
+  BN: number;
+  /** K per staged step (multiple of 16). */
+  BK: number;
+  /** Subgroups per workgroup along M and along N. */
+  sgRows: number;
+  sgCols: number;
+}
+
+/** Default tiling: 128x128 output, 8 subgroups each owning 64x32 (4x2 tiles of 16x16), 16 KiB workgroup memory. */
+export const DEFAULT_TILING: SubgroupMatrixTiling = { BM: 128, BN: 128, BK: 32, sgRows: 2, sgCols: 4 };
+
+export type MatmulVariant = 'auto' | 'subgroup-matrix' | 'tiled';
+
+export interface MatmulHalfOptions {
+  variant?: MatmulVariant;
+  tiling?: SubgroupMatrixTiling;
+}
+
+/** The 16x16x16 matrix shape used here; every subgroup-matrix GPU listed on the H200 has it (GPU.md). */
+const TILE = 16;
+
+const TILED_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> a: array<u32>;       // [M, K] f16 pairs
+@group(0) @binding(1) var<storage, read> b: array<u32>;       // [K, N] f16 pairs
+@group(0) @binding(2) var<storage, read_write> c: array<f32>; // [M, N]
+struct Params { M: u32, N: u32, K: u32 }
+@group(0) @binding(3) var<uniform> p: Params;
+
+const BM = 64u;
+const BN = 64u;
+const BK = 16u;
+var<workgroup> As: array<f32, BM * BK>; // [BM][BK]
+var<workgroup> Bs: array<f32, BK * BN>; // [BK][BN]
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let m0 = wid.y * BM;
+  let n0 = wid.x * BN;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    // 512 words of A (64 rows x 8) and of B (16 rows x 32): two of each per thread.
+    for (var t = lid; t < BM * BK / 2u; t += 256u) {
+      let r = t / (BK / 2u);
+      let kw = t % (BK / 2u);
+      let k = k0 + 2u * kw;
+      var v = vec2f(0.0);
+      // K is even, so k < K implies k + 1 < K.
+      if (m0 + r < p.M && k < p.K) { v = unpack2x16float(a[((m0 + r) * p.K + k) / 2u]); }
+      As[r * BK + 2u * kw] = v.x;
+      As[r * BK + 2u * kw + 1u] = v.y;
+
+      let rb = t / (BN / 2u);
+      let nw = t % (BN / 2u);
+      let n = n0 + 2u * nw;
+      var u = vec2f(0.0);
+      if (k0 + rb < p.K && n < p.N) { u = unpack2x16float(b[((k0 + rb) * p.N + n) / 2u]); }
+      Bs[rb * BN + 2u * nw] = u.x;
+      Bs[rb * BN + 2u * nw + 1u] = u.y;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      var av: array<f32, 4>;
+      var bv: array<f32, 4>;
+      // Rows l.y + 16 i and columns l.x + 16 j: neighbouring threads read neighbouring words.
+      for (var i = 0u; i < 4u; i++) { av[i] = As[(l.y + 16u * i) * BK + kk]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = Bs[kk * BN + l.x + 16u * j]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] = fma(av[i], bv[j], acc[i][j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      let row = m0 + l.y + 16u * i;
+      let col = n0 + l.x + 16u * j;
+      if (row < p.M && col < p.N) { c[row * p.N + col] = acc[i][j]; }
+    }
+  }
+}`;
+
+/** WGSL of the subgroup-matrix kernel for one tiling and subgroup size (all loops over tiles unrolled here). */
+export function subgroupMatrixWgsl(t: SubgroupMatrixTiling, subgroupSize: number): string {
+  const TM = t.BM / (TILE * t.sgRows);
+  const TN = t.BN / (TILE * t.sgCols);
+  const threads = t.sgRows * t.sgCols * subgroupSize;
+  const lines: string[] = [];
+  for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) lines.push(`  var acc_${i}_${j} = subgroup_matrix_result<f32, ${TILE}, ${TILE}>();`);
+  const accs = lines.join('\n');
+  const step: string[] = [];
+  for (let i = 0; i < TM; i++) {
+    step.push(`      let l_${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${TILE}, ${TILE}>, row_major>(&As, (rowA + ${i * TILE}u) * BK + kk, BK);`);
+  }
+  for (let j = 0; j < TN; j++) {
+    step.push(`      let r_${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${TILE}, ${TILE}>, row_major>(&Bs, kk * BN + colB + ${j * TILE}u, BN);`);
+  }
+  for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) step.push(`      acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(l_${i}, r_${j}, acc_${i}_${j});`);
+  const stores: string[] = [];
+  for (let i = 0; i < TM; i++) {
+    for (let j = 0; j < TN; j++) {
+      stores.push(`  subgroupMatrixStore<row_major>(&c, (m0 + rowA + ${i * TILE}u) * p.N + n0 + colB + ${j * TILE}u, acc_${i}_${j}, p.N);`);
+    }
+  }
+  return /* wgsl */ `
+enable f16;
+enable chromium_experimental_subgroup_matrix;
+// The subgroup index comes from local_invocation_index / subgroup size, which the
+// uniformity analysis cannot prove subgroup-uniform; it is, for a 1-D workgroup.
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+
+@group(0) @binding(0) var<storage, read> a: array<vec4<f16>>;  // [M, K]
+@group(0) @binding(1) var<storage, read> b: array<vec4<f16>>;  // [K, N]
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;  // [M, N]
+struct Params { M: u32, N: u32, K: u32 }
+@group(0) @binding(3) var<uniform> p: Params;
+
+const BM = ${t.BM}u;
+const BN = ${t.BN}u;
+const BK = ${t.BK}u;
+const THREADS = ${threads}u;
+var<workgroup> As: array<f16, BM * BK>; // [BM][BK]
+var<workgroup> Bs: array<f16, BK * BN>; // [BK][BN]
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let sg = lid / ${subgroupSize}u;
+  let rowA = (sg / ${t.sgCols}u) * ${TM * TILE}u; // first row of this subgroup's block in the tile
+  let colB = (sg % ${t.sgCols}u) * ${TN * TILE}u; // first column
+  let m0 = wid.y * BM;
+  let n0 = wid.x * BN;
+${accs}
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    for (var t = lid; t < BM * BK / 4u; t += THREADS) {
+      let r = t / (BK / 4u);
+      let q = t % (BK / 4u);
+      let v = a[((m0 + r) * p.K + k0) / 4u + q];
+      let o = r * BK + 4u * q;
+      As[o] = v.x; As[o + 1u] = v.y; As[o + 2u] = v.z; As[o + 3u] = v.w;
+    }
+    for (var t = lid; t < BK * BN / 4u; t += THREADS) {
+      let r = t / (BN / 4u);
+      let q = t % (BN / 4u);
+      let v = b[((k0 + r) * p.N + n0) / 4u + q];
+      let o = r * BN + 4u * q;
+      Bs[o] = v.x; Bs[o + 1u] = v.y; Bs[o + 2u] = v.z; Bs[o + 3u] = v.w;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk += ${TILE}u) {
+${step.join('\n')}
+    }
+    workgroupBarrier();
+  }
+${stores.join('\n')}
+}`;
+}
+
+/** Why the subgroup-matrix variant cannot run on this device, or undefined when it can. */
+export function subgroupMatrixUnavailable(ctx: GpuContext): string | undefined {
+  if (!hasFeature(ctx, 'shader-f16')) return "the device lacks 'shader-f16'";
+  if (!hasFeature(ctx, 'chromium-experimental-subgroup-matrix')) {
+    return "the device lacks 'chromium-experimental-subgroup-matrix' (Dawn toggle allow_unsafe_apis, and a GPU with cooperative matrices)";
+  }
+  const state = webgpuStateIfReady();
+  const configs = state ? subgroupMatrixConfigs(state.adapter) : [];
+  const ok = configs.some((c) => c.M === TILE && c.N === TILE && c.K === TILE && c.componentType === 'f16' && c.resultComponentType === 'f32');
+  if (!ok) return `no f16 x f16 -> f32 ${TILE}x${TILE}x${TILE} subgroup-matrix config (adapter has ${JSON.stringify(configs)})`;
+  if (ctx.subgroupMinSize !== ctx.subgroupMaxSize || ctx.subgroupMinSize === 0) {
+    return `subgroup size varies (${ctx.subgroupMinSize}..${ctx.subgroupMaxSize}); the kernel assumes a fixed one`;
+  }
+  return undefined;
+}
+
+function checkTiling(t: SubgroupMatrixTiling): void {
+  if (t.BM % (TILE * t.sgRows) !== 0 || t.BN % (TILE * t.sgCols) !== 0 || t.BK % TILE !== 0) {
+    throw new RuntimeError('init-failed', `bad subgroup-matrix tiling ${JSON.stringify(t)}: BM/(16 sgRows), BN/(16 sgCols), BK/16 must be whole`);
+  }
+}
+
+function shapes(a: HalfTensor, b: HalfTensor): { M: number; K: number; N: number } {
+  if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) {
+    throw new RuntimeError('init-failed', `matmulHalf needs A [M, K] and B [K, N], got [${a.shape}] and [${b.shape}]`);
+  }
+  const [M, K] = a.shape;
+  const N = b.shape[1];
+  if (K % 2 !== 0 || N % 2 !== 0) throw new RuntimeError('init-failed', `matmulHalf needs even K and N (f16 pairs), got K=${K}, N=${N}`);
+  return { M, K, N };
+}
+
+function kernelKey(variant: 'subgroup-matrix' | 'tiled', t: SubgroupMatrixTiling, sg: number): string {
+  return variant === 'tiled' ? 'ttslab.matmulHalf.tiled' : `ttslab.matmulHalf.sgmat.${t.BM}x${t.BN}x${t.BK}.${t.sgRows}x${t.sgCols}.sg${sg}`;
+}
+
+/** Which variant `matmulHalf` would run for these shapes, and why not the faster one. */
+export function matmulHalfPlan(M: number, N: number, K: number, options: MatmulHalfOptions = {}): { variant: 'subgroup-matrix' | 'tiled'; why: string } {
+  const ctx = gpuContext();
+  const t = options.tiling ?? DEFAULT_TILING;
+  const requested = options.variant ?? 'auto';
+  if (requested === 'tiled') return { variant: 'tiled', why: 'asked for' };
+  const missing = subgroupMatrixUnavailable(ctx);
+  const ragged = M % t.BM !== 0 || N % t.BN !== 0 || K % t.BK !== 0 ? `M=${M}, N=${N}, K=${K} are not multiples of the tile ${t.BM}x${t.BN}x${t.BK}` : undefined;
+  const reason = missing ?? ragged;
+  if (!reason) return { variant: 'subgroup-matrix', why: 'tensor cores available and shapes fit the tile' };
+  if (requested === 'subgroup-matrix') throw new RuntimeError('missing-feature', `matmulHalf variant 'subgroup-matrix' cannot run: ${reason}`);
+  return { variant: 'tiled', why: reason };
+}
+
+/** Compiles the kernel `matmulHalf` would use, rejecting with WGSL errors (call before timing or to test support). */
+export async function prepareMatmulHalf(options: MatmulHalfOptions & { M?: number; N?: number; K?: number } = {}): Promise<'subgroup-matrix' | 'tiled'> {
+  const ctx = gpuContext();
+  const t = options.tiling ?? DEFAULT_TILING;
+  const { variant } = matmulHalfPlan(options.M ?? t.BM, options.N ?? t.BN, options.K ?? t.BK, options);
+  if (variant === 'tiled') await compileKernelAsync(ctx, kernelKey('tiled', t, 0), TILED_WGSL);
+  else {
+    checkTiling(t);
+    await compileKernelAsync(ctx, kernelKey(variant, t, ctx.subgroupMaxSize), subgroupMatrixWgsl(t, ctx.subgroupMaxSize));
+  }
+  return variant;
+}
+
+/**
+ * C = A B with A [M, K] and B [K, N] in f16, C [M, N] float32 (f32 accumulation).
+ * WebGPU only. Returns a new tensor owned by the caller.
+ */
+export function matmulHalf(a: HalfTensor, b: HalfTensor, options: MatmulHalfOptions = {}): tf.Tensor2D {
+  const ctx = gpuContext();
+  const { M, K, N } = shapes(a, b);
+  const t = options.tiling ?? DEFAULT_TILING;
+  const { variant } = matmulHalfPlan(M, N, K, options);
+  if (M * N === 0) return tf.zeros([M, N]);
+  const { tensor, buffer } = allocateTensor(ctx, [M, N]);
+  let kernel;
+  let workgroups: [number, number];
+  if (variant === 'tiled') {
+    kernel = compileKernel(ctx, kernelKey('tiled', t, 0), TILED_WGSL);
+    workgroups = [Math.ceil(N / 64), Math.ceil(M / 64)];
+  } else {
+    checkTiling(t);
+    const sg = ctx.subgroupMaxSize;
+    kernel = compileKernel(ctx, kernelKey(variant, t, sg), subgroupMatrixWgsl(t, sg));
+    workgroups = [N / t.BN, M / t.BM];
+  }
+  dispatch(ctx, {
+    kernel,
+    tensors: [a.packed, b.packed, tensor],
+    buffers: [tensorBuffer(ctx, a.packed), tensorBuffer(ctx, b.packed), buffer],
+    uniforms: uniforms([{ u32: M }, { u32: N }, { u32: K }]),
+    workgroups,
+  });
+  return tensor as tf.Tensor2D;
+}

@@ -1,0 +1,53 @@
+/** Shared helpers of the runtime tests: seeded data and relative error. */
+import * as tf from '@tensorflow/tfjs';
+import { initRuntime } from '../../src/runtime';
+
+// Lavapipe logs to XDG_RUNTIME_DIR; without one it warns on every start.
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+/** mulberry32: a small seeded generator, so every backend sees the same numbers. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `size` values uniform in [lo, hi). */
+export function uniform(size: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const rand = seeded(seed);
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = lo + (hi - lo) * rand();
+  return out;
+}
+
+/** ||a - b|| / ||b|| (0 when both are 0); NaN anywhere gives Infinity. */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i]) || Number.isNaN(b[i])) return Infinity;
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  if (norm === 0) return Math.sqrt(diff);
+  return Math.sqrt(diff / norm);
+}
+
+export type TestBackend = 'webgpu' | 'wasm' | 'cpu';
+
+export async function use(backend: TestBackend): Promise<void> {
+  await initRuntime({ backend });
+}
+
+/** Reads and disposes. */
+export async function take(t: tf.Tensor): Promise<Float32Array> {
+  const values = (await t.data()) as Float32Array;
+  t.dispose();
+  return Float32Array.from(values);
+}
