@@ -1,7 +1,8 @@
 // Runs every test file under test/ with node's built-in test runner (TypeScript through tsx).
 // Usage: npm test [-- <substring filter on file paths>]
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,5 +28,10 @@ if (files.length === 0) {
 // Test files run one at a time: several spawn Jupyter kernels or use the (single) GPU
 // device, and CI has 2 cores.
 const args = ['--import', 'tsx', '--test', '--test-concurrency=1', ...files];
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
+// Mesa's lavapipe (the CPU Vulkan device the WebGPU tests use) warns without a runtime dir.
+const env = { ...process.env };
+if (!env.XDG_RUNTIME_DIR) {
+  env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'ttslab-xdg-'));
+}
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
 process.exit(r.status ?? 1);
