@@ -7,6 +7,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { INSTALL_HINTS, probeTool } from './tools';
 import { version } from '../version';
+import { initRuntime, type RuntimeInfo } from '../runtime';
 
 export type CheckStatus = 'ok' | 'warn' | 'missing';
 
@@ -41,14 +42,33 @@ function nodeRow(): CheckRow {
   };
 }
 
-async function backendRow(): Promise<CheckRow> {
+async function backendRows(): Promise<CheckRow[]> {
+  let info: RuntimeInfo;
   try {
-    const tf = await import('@tensorflow/tfjs');
-    await tf.ready();
-    return { component: 'Tensor backend', need: 'required', status: 'ok', found: `tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}`, fix: '' };
+    // `auto` picks the fastest backend that starts and never fails where cpu works.
+    info = await initRuntime({ backend: 'auto' });
   } catch (e) {
-    return { component: 'Tensor backend', need: 'required', status: 'missing', found: (e as Error).message, fix: 'npm install (installs @tensorflow/tfjs)' };
+    return [{ component: 'Tensor backend', need: 'required', status: 'missing', found: (e as Error).message, fix: 'npm install (installs @tensorflow/tfjs and its backends)' }];
   }
+  const rows: CheckRow[] = [
+    { component: 'Tensor backend', need: 'required', status: 'ok', found: `${info.backend}: ${info.reason}`, fix: '' },
+  ];
+  const gpu = info.webgpu;
+  const webgpuSkipped = info.skipped.find((s) => s.backend === 'webgpu');
+  if (gpu && !gpu.isFallbackAdapter) {
+    const f16 = gpu.features.includes('shader-f16') ? 'f16' : 'no f16';
+    const tc = gpu.subgroupMatrixConfigs.length ? `${gpu.subgroupMatrixConfigs.length} subgroup-matrix configs` : 'no subgroup matrices';
+    rows.push({ component: 'GPU (WebGPU)', need: 'optional', status: 'ok', found: `${gpu.description || gpu.vendor} (${f16}, ${tc})`, fix: '' });
+  } else {
+    rows.push({
+      component: 'GPU (WebGPU)',
+      need: 'optional',
+      status: 'warn',
+      found: gpu ? `software adapter only (${gpu.description})` : (webgpuSkipped?.why ?? 'not used'),
+      fix: 'Training the real models needs a GPU: on Linux install your GPU driver and libvulkan1 (sudo apt-get install libvulkan1); the mini models run on the CPU',
+    });
+  }
+  return rows;
 }
 
 function toolRow(component: string, command: string, need: CheckRow['need'], hint: string, args = ['--version']): CheckRow {
@@ -126,7 +146,7 @@ export async function checkEnvironment(): Promise<EnvironmentReport> {
       found: built ? `ttslab ${version}` : 'dist/ not built',
       fix: built ? '' : 'npm run build',
     },
-    await backendRow(),
+    ...(await backendRows()),
     toolRow('ffmpeg (audio decoding)', 'ffmpeg', 'recommended', INSTALL_HINTS.ffmpeg, ['-version']),
     toolRow('yt-dlp (downloading talks)', 'yt-dlp', 'optional', INSTALL_HINTS['yt-dlp']),
     kernelRow(),
