@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initRuntime, runtimeInfo, RuntimeError, findVulkanLoader } from '../../src/runtime';
+import { noVulkanLoader } from '../../src/runtime/errors';
 import './helpers';
 
 test("initRuntime({backend: 'webgpu'}) starts Dawn and reports the adapter", async () => {
@@ -76,7 +77,6 @@ test('an unknown backend name is refused with the list of choices', async () => 
 test('a missing Vulkan loader is named with the Debian packages to install', async () => {
   // Only the message can be checked here (this machine has the loader); the lookup itself must find it.
   assert.ok(findVulkanLoader().found, 'libvulkan.so.1 found on this machine');
-  const { noVulkanLoader } = await import('../../src/runtime/errors');
   const e = noVulkanLoader(['/usr/lib']);
   assert.equal(e.code, 'no-vulkan-loader');
   assert.match(e.message, /libvulkan1/);

@@ -76,7 +76,7 @@ const CASES: OpCase[] = [
   // Greater has no gradient, so the condition comes from an input that is not differentiated.
   { name: 'where/greater', inputs: [f32(8, 20), f32(8, 20), f32(8, 20)], f: (a, b, c) => tf.where(tf.greater(c, 0), a, tf.mul(b, 2)), grad: [0, 1] },
   // Causal mask: where(equal(mask, 1), scores, -1e9).
-  { name: 'where/equal (causal mask)', inputs: [f32(6, 6)], f: (s) => tf.where(tf.equal(tf.linalg.bandPart(tf.ones([6, 6]), -1, 0), 1), s, tf.fill([6, 6], -1e9)) },
+  { name: 'where/equal (causal mask)', inputs: [f32(6, 6)], f: (s) => tf.where(tf.equal(tf.linalg.bandPart(tf.ones([6, 6]) as tf.Tensor2D, -1, 0), 1), s, tf.fill([6, 6], -1e9)) },
   { name: 'oneHot', inputs: [ints(10, 12)], f: (ids) => tf.oneHot(ids, 10), grad: [] },
   { name: 'cast int32 -> float32', inputs: [ints(100, 50)], f: (ids) => tf.cast(ids, 'float32'), grad: [] },
   { name: 'cumsum', inputs: [f32(4, 30)], f: (x) => tf.cumsum(x, 1) },

@@ -195,9 +195,13 @@ export function subgroupMatrixUnavailable(ctx: GpuContext): string | undefined {
   return undefined;
 }
 
-function checkTiling(t: SubgroupMatrixTiling): void {
+function checkTiling(ctx: GpuContext, t: SubgroupMatrixTiling): void {
   if (t.BM % (TILE * t.sgRows) !== 0 || t.BN % (TILE * t.sgCols) !== 0 || t.BK % TILE !== 0) {
     throw new RuntimeError('init-failed', `bad subgroup-matrix tiling ${JSON.stringify(t)}: BM/(16 sgRows), BN/(16 sgCols), BK/16 must be whole`);
+  }
+  const bytes = (t.BM * t.BK + t.BK * t.BN) * 2; // f16 A and B tiles
+  if (bytes > ctx.device.limits.maxComputeWorkgroupStorageSize) {
+    throw new RuntimeError('init-failed', `tiling ${JSON.stringify(t)} needs ${bytes} bytes of workgroup memory, the device has ${ctx.device.limits.maxComputeWorkgroupStorageSize}`);
   }
 }
 
@@ -236,7 +240,7 @@ export async function prepareMatmulHalf(options: MatmulHalfOptions & { M?: numbe
   const { variant } = matmulHalfPlan(options.M ?? t.BM, options.N ?? t.BN, options.K ?? t.BK, options);
   if (variant === 'tiled') await compileKernelAsync(ctx, kernelKey('tiled', t, 0), TILED_WGSL);
   else {
-    checkTiling(t);
+    checkTiling(ctx, t);
     await compileKernelAsync(ctx, kernelKey(variant, t, ctx.subgroupMaxSize), subgroupMatrixWgsl(t, ctx.subgroupMaxSize));
   }
   return variant;
@@ -259,7 +263,7 @@ export function matmulHalf(a: HalfTensor, b: HalfTensor, options: MatmulHalfOpti
     kernel = compileKernel(ctx, kernelKey('tiled', t, 0), TILED_WGSL);
     workgroups = [Math.ceil(N / 64), Math.ceil(M / 64)];
   } else {
-    checkTiling(t);
+    checkTiling(ctx, t);
     const sg = ctx.subgroupMaxSize;
     kernel = compileKernel(ctx, kernelKey(variant, t, sg), subgroupMatrixWgsl(t, sg));
     workgroups = [N / t.BN, M / t.BM];
