@@ -81,7 +81,7 @@ const CASES: OpCase[] = [
   { name: 'cast int32 -> float32', inputs: [ints(100, 50)], f: (ids) => tf.cast(ids, 'float32'), grad: [] },
   { name: 'cumsum', inputs: [f32(4, 30)], f: (x) => tf.cumsum(x, 1) },
   // [batch, frames, channels] * [kernel, in, out], causal conv (left pad) as in audio codecs.
-  { name: 'conv1d (causal pad)', inputs: [f32(2, 20, 6), f32(3, 6, 5)], f: (x, w) => tf.conv1d(tf.pad(x, [[0, 0], [2, 0], [0, 0]]), w as tf.Tensor3D, 1, 'valid') },
+  { name: 'conv1d (causal pad)', inputs: [f32(2, 20, 6), f32(3, 6, 5)], f: (x, w) => tf.conv1d(tf.pad(x, [[0, 0], [2, 0], [0, 0]]) as tf.Tensor3D, w as tf.Tensor3D, 1, 'valid') },
   { name: 'conv1d stride 2 same', inputs: [f32(2, 20, 6), f32(4, 6, 5)], f: (x, w) => tf.conv1d(x as tf.Tensor3D, w as tf.Tensor3D, 2, 'same') },
   // The sum of a cross-entropy as training computes it.
   { name: 'cross-entropy (logSoftmax+gather)', inputs: [f32(6, 40), ints(40, 6)], f: (logits, labels) => tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(labels, 40)), -1)), grad: [0] },
