@@ -1,0 +1,7 @@
+/** Llama (transformers' LlamaForCausalLM): config, model, loss. */
+export { LLAMA_3_2_1B, fromHfConfig, loadLlamaConfig, toHfConfig, validateLlamaConfig } from './config';
+export type { FromHfConfigOptions, LlamaConfig } from './config';
+export {
+  IGNORE_INDEX, LlamaDecoderLayer, LlamaForCausalLM, LlamaModel, baseLinear, causalLmLoss, llamaWeightShapes,
+} from './modeling';
+export type { CausalLM, CausalLMInput, LoadWeightsOptions, NamedLinear, RandomInitOptions } from './modeling';
