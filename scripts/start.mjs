@@ -19,7 +19,13 @@ if (!app) {
   console.error('Neither JupyterLab nor the classic Notebook was found. Install one:\n  python3 -m pip install --user jupyterlab\n  sudo apt-get install jupyter-notebook     (Debian / Ubuntu)');
   process.exit(2);
 }
+const args = process.argv.slice(2);
+// Jupyter refuses to start as root without this; containers and cloud VMs often run as root.
+if (process.getuid?.() === 0 && !args.includes('--allow-root')) {
+  console.log('Running as root: passing --allow-root to Jupyter.');
+  args.push('--allow-root');
+}
 console.log(`Starting jupyter ${app} in notebooks/ (kernel "TypeScript (ttslab)")`);
-const child = spawn('jupyter', [app, ...process.argv.slice(2)], { cwd: join(root, 'notebooks'), stdio: 'inherit' });
+const child = spawn('jupyter', [app, ...args], { cwd: join(root, 'notebooks'), stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code) => process.exit(code ?? 0));
