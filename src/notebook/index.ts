@@ -4,3 +4,4 @@ export { showAudio, audioBundle, audioHtml, type AudioOptions, type AudioInput }
 export { showPlot, plotBundle, initPlotly, LivePlot, plotlyLibraryBundle, type PlotOptions, type Figure, type Trace, type Layout, type Axis } from './plot';
 export { figureToSvg, niceTicks } from './staticPlot';
 export { encodePng } from './png';
+export { ProgressBar, withProgress, fmtDuration, type ProgressOptions } from './progress';

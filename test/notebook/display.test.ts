@@ -160,3 +160,29 @@ test('LivePlot: throttles redraws and flush shows the last state', () => {
   const lib = out.filter((o) => o.bundle['text/html']!.includes('window.Plotly = Plotly'));
   assert.ok(lib.length <= 1, 'plotly.js is sent at most once per kernel');
 });
+
+test('progress: notebook bar updates one output in place, with rate, ETA and postfix', async () => {
+  const { ProgressBar } = await import('../../src/notebook/progress');
+  const out = capture(() => {
+    const bar = new ProgressBar({ label: 'tokenizing', total: 4, minIntervalMs: 0, mode: 'notebook' });
+    bar.tick();
+    bar.tick(2, 'clip 3');
+    bar.finish();
+  });
+  assert.equal(out.length, 3);
+  assert.deepEqual(out.map((o) => o.update), [false, true, true]);
+  assert.equal(new Set(out.map((o) => o.displayId)).size, 1);
+  const last = out[2]!.bundle['text/plain']!;
+  assert.match(last, /^tokenizing\s+75%\s+3\/4\s+0:00<0:00/);
+  assert.match(last, /clip 3$/);
+  assert.ok(out[2]!.bundle['text/html']!.includes('<progress value="75.0" max="100"'));
+});
+
+test('progress: byte counts and durations are human-readable', async () => {
+  const { ProgressBar, fmtDuration } = await import('../../src/notebook/progress');
+  const bar = new ProgressBar({ label: 'download', total: 2_500_000, unit: 'bytes', mode: 'none' });
+  bar.update(1_200_000);
+  assert.match(bar.text(), /download\s+48%\s+1\.2 MB\/2\.5 MB/);
+  assert.equal(fmtDuration(3723), '1:02:03');
+  assert.equal(fmtDuration(65), '1:05');
+});
