@@ -307,7 +307,10 @@ async function downloadBlob(ctx: Ctx, meta: FileMetadata, incomplete: string, fi
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** (attempt - 1))));
     }
   }
-  throw asHubError(lastError, `${ctx.repoId}: downloading ${file} failed after ${ctx.maxAttempts} attempts (partial data kept in ${incomplete} for the next try)`);
+  const reason = (lastError as Error)?.message ?? String(lastError);
+  throw new HubError(
+    `${ctx.repoId}: downloading ${file} failed after ${ctx.maxAttempts} attempts (partial data kept in ${incomplete} ` +
+      `for the next try): ${reason}`);
 }
 
 /** Symlink `pointer` -> blob with a relative target, as Python does (copy where symlinks are not allowed). */
@@ -365,7 +368,7 @@ async function fromCache(ctx: Ctx, options: SnapshotOptions, why: string): Promi
   if (!folder || !(await isLocalDir(folder))) {
     throw new HubError(
       `${ctx.repoId} at revision ${JSON.stringify(ctx.revision)} is not in the cache (${ctx.storage}) and ${why}. ` +
-        'Download it once online (unset HF_HUB_OFFLINE), or pass a local directory instead of a repo id.');
+        'Download it once with the Hub reachable and HF_HUB_OFFLINE unset, or pass a local directory instead of a repo id.');
   }
   if (options.allowPatterns !== undefined) {
     const files = filterFiles(await listSnapshot(folder), options.allowPatterns, options.ignorePatterns);
