@@ -118,6 +118,11 @@ export function fnmatchToRegExp(pattern: string): RegExp {
   return new RegExp(`^${out}$`, 's');
 }
 
+/** A pattern that matches exactly `name` (fnmatch metacharacters put in brackets). */
+export function escapeFnmatch(name: string): string {
+  return name.replace(/([*?[])/g, '[$1]');
+}
+
 /** huggingface_hub's filter_repo_objects: allow then ignore; a pattern ending in "/" matches everything under it. */
 export function filterFiles(files: string[], allow?: string | string[], ignore?: string | string[]): string[] {
   const compile = (p: string | string[] | undefined) =>
@@ -472,7 +477,7 @@ export async function hubFile(repoIdOrLocalDir: string, file: string, options: S
     if (!(await exists(p))) throw new HubError(`${p}: no such file in the local directory`);
     return p;
   }
-  const folder = await snapshot(repoIdOrLocalDir, { ...options, allowPatterns: [file.replace(/([*?[])/g, '[$1]')], ignorePatterns: undefined });
+  const folder = await snapshot(repoIdOrLocalDir, { ...options, allowPatterns: [escapeFnmatch(file)], ignorePatterns: undefined });
   const p = join(folder, ...file.split('/'));
   if (!(await exists(p))) throw new HubError(`${repoIdOrLocalDir}: no file ${JSON.stringify(file)} at revision ${JSON.stringify(options.revision ?? 'main')}`);
   return p;

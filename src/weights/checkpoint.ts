@@ -10,6 +10,8 @@ import type { Dtype, TensorInfo, WeightSource } from './types';
 import { DTYPE_BYTES, convertToF32, typedArrayMatches } from './dtype';
 import type { AnyTypedArray } from './dtype';
 import { SafetensorsError, SafetensorsFile, writeSafetensors } from './safetensors';
+import { escapeFnmatch, isLocalDir, snapshot } from '../hub';
+import type { SnapshotOptions } from '../hub';
 import type { TensorToWrite } from './safetensors';
 
 /** The file names transformers uses (transformers/utils/__init__.py SAFE_WEIGHTS_NAME / _INDEX_NAME). */
@@ -56,6 +58,26 @@ export class Checkpoint implements WeightSource {
       `expected ${SAFE_WEIGHTS_INDEX_NAME} or ${SAFE_WEIGHTS_NAME} (or exactly one .safetensors file or index); found ` +
         `${[...indexes, ...files].map((n) => JSON.stringify(n)).join(', ') || 'none'}`,
       path);
+  }
+
+  /**
+   * Opens the checkpoint of a local directory or a Hub repo (downloaded into the
+   * shared cache). Like transformers, it fetches the index first and then only the
+   * shards it names, never other `.safetensors` files that happen to be in the repo.
+   */
+  static async fromPretrained(repoOrDir: string, options: SnapshotOptions = {}): Promise<Checkpoint> {
+    if (await isLocalDir(repoOrDir)) return Checkpoint.open(repoOrDir);
+    const first = await snapshot(repoOrDir, { ...options, allowPatterns: [SAFE_WEIGHTS_INDEX_NAME, 'config.json'] });
+    const index = join(first, SAFE_WEIGHTS_INDEX_NAME);
+    let shards: string[];
+    try {
+      const weightMap = (JSON.parse(await readFile(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map ?? {};
+      shards = [...new Set(Object.values(weightMap))].filter((s) => typeof s === 'string');
+    } catch {
+      shards = [SAFE_WEIGHTS_NAME]; // no index: a single-file checkpoint
+    }
+    const dir = await snapshot(repoOrDir, { ...options, allowPatterns: shards.map(escapeFnmatch) });
+    return Checkpoint.open(dir);
   }
 
   static async openFile(file: string): Promise<Checkpoint> {
