@@ -14,7 +14,8 @@
  * of the `.incomplete` file.
  */
 import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, realpath, rename, stat, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readFile, readdir, realpath, rename, stat, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
@@ -167,7 +168,7 @@ async function exists(p: string): Promise<boolean> {
 /** Writes a small file atomically (refs are read by Python too; never leave half a hash). */
 async function writeAtomic(file: string, text: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, text);
   await rename(tmp, file);
 }
@@ -318,18 +319,69 @@ async function downloadBlob(ctx: Ctx, meta: FileMetadata, incomplete: string, fi
       `for the next try): ${reason}`);
 }
 
-/** Symlink `pointer` -> blob with a relative target, as Python does (copy where symlinks are not allowed). */
+/**
+ * Symlink `pointer` -> blob with a relative target, as Python does. Made under a
+ * temp name and renamed into place, so concurrent calls never see a half-made link;
+ * where symlinks are not allowed (EPERM) the blob is copied instead.
+ */
 async function linkPointer(blob: string, pointer: string): Promise<void> {
   await mkdir(dirname(pointer), { recursive: true });
+  const tmp = `${pointer}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await unlink(pointer);
-  } catch {
-    // No old pointer.
+    await symlink(relative(dirname(pointer), blob), tmp);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+    await copyFile(blob, tmp);
+  }
+  await rename(tmp, pointer);
+}
+
+/** Blob downloads in flight in this process, so two calls for one blob share one download. */
+const inFlight = new Map<string, Promise<void>>();
+
+/** How long to wait for another process's download of the same blob before giving up. */
+const LOCK_WAIT_MS = 30 * 60 * 1000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `f` holding `<blob>.ttslab.lock` (created with O_EXCL, holding our pid), so two
+ * ttslab processes never append to one `.incomplete` file. A lock whose pid is dead
+ * is stale and taken over. (Python's huggingface_hub locks with flock on
+ * `.locks/...`, which Node cannot take; do not download one model from Python and
+ * ttslab at the same moment.)
+ */
+async function withBlobLock(blob: string, f: () => Promise<void>): Promise<void> {
+  const lock = `${blob}.ttslab.lock`;
+  const started = Date.now();
+  for (;;) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+      if (!Number.isInteger(owner) || owner <= 0 || !pidAlive(owner)) {
+        await unlink(lock).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() - started > LOCK_WAIT_MS) {
+        throw new HubError(`${lock} is held by process ${owner} for over ${LOCK_WAIT_MS / 60000} minutes; delete it if that process is gone`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
   try {
-    await symlink(relative(dirname(pointer), blob), pointer);
-  } catch {
-    await writeFile(pointer, await readFile(blob));
+    await f();
+  } finally {
+    await unlink(lock).catch(() => undefined);
   }
 }
 
@@ -345,9 +397,18 @@ async function fetchFile(ctx: Ctx, commit: string, file: string, index: number, 
   const blob = join(ctx.storage, 'blobs', meta.etag);
   if (!(await exists(blob))) {
     await mkdir(dirname(blob), { recursive: true });
-    const incomplete = `${blob}.incomplete`;
-    await downloadBlob(ctx, meta, incomplete, file, index, count);
-    await rename(incomplete, blob);
+    let job = inFlight.get(blob);
+    if (!job) {
+      job = withBlobLock(blob, async () => {
+        // Another process may have finished it while we waited for the lock.
+        if (await exists(blob)) return;
+        const incomplete = `${blob}.incomplete`;
+        await downloadBlob(ctx, meta, incomplete, file, index, count);
+        await rename(incomplete, blob);
+      }).finally(() => inFlight.delete(blob));
+      inFlight.set(blob, job);
+    }
+    await job;
   } else {
     const size = (await stat(blob)).size;
     ctx.progress?.({ file, fileIndex: index, fileCount: count, downloadedBytes: size, totalBytes: meta.size ?? size, done: true });

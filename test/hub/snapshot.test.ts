@@ -252,3 +252,15 @@ test('the token never appears in errors, stack traces or stdout/stderr', async (
   assert.equal(redact(`Authorization: Bearer ${secret}`), 'Authorization: Bearer ***');
   assert.equal(redact(`token=${secret}`), 'token=hf_***');
 });
+
+test('concurrent snapshots of one repo share downloads; a stale lock from a dead process is taken over', async () => {
+  const blobs = join(repoCacheDir(REPO, 'model', cacheDir), 'blobs');
+  mkdirSync(blobs, { recursive: true });
+  // A lock left by a process that no longer exists (pid 2^22 + 1 is above Linux's default pid_max).
+  writeFileSync(join(blobs, `${sha256(BIG)}.ttslab.lock`), String(2 ** 22 + 1));
+  const [a, b] = await Promise.all([snapshot(REPO, opts()), snapshot(REPO, opts())]);
+  assert.equal(a, b);
+  assert.deepEqual(new Uint8Array(readFileSync(join(a, 'model.safetensors'))), BIG);
+  assert.equal(hub.count((r) => r.method === 'GET' && r.path.endsWith('/model.safetensors')), 1);
+  assert.deepEqual(readdirSync(blobs).filter((f) => f.includes('.lock') || f.includes('.incomplete')), []);
+});
