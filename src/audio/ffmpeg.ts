@@ -1,0 +1,203 @@
+/**
+ * Decoding any audio or video file through ffmpeg, at the file's own sample rate.
+ *
+ * ffmpeg only decodes here: channels are averaged and the rate is changed (when asked)
+ * by ttslab's own code (`toMono`, `resample`), whose quality is tested, so that nothing
+ * is silently resampled on the way in. Which ffmpeg runs: `$TTSLAB_FFMPEG`, else `ffmpeg`
+ * on PATH, else the binary of the npm package `@ffmpeg-installer/ffmpeg` when installed
+ * (and likewise ffprobe: `$TTSLAB_FFPROBE`, PATH, `@ffprobe-installer/ffprobe`).
+ */
+import { execFile } from 'node:child_process';
+import { stat, open } from 'node:fs/promises';
+import { INSTALL_HINTS } from '../env/tools';
+import type { AudioData } from './wav';
+import { toMono } from './slice';
+import { resample, type ResampleOptions } from './resample';
+
+/** What ffprobe says about a file's first audio stream. */
+export interface AudioInfo {
+  file: string;
+  /** Codec name as ffmpeg spells it (`flac`, `aac`, `pcm_s16le`, ...). */
+  codec: string;
+  /** The stream's own sample rate (Hz). */
+  sampleRate: number;
+  channels: number;
+  /** Duration the container declares (seconds), when it declares one. */
+  durationSeconds?: number;
+}
+
+export class AudioFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+    this.name = 'AudioFileError';
+  }
+}
+
+type Tool = 'ffmpeg' | 'ffprobe';
+const NPM_BINARIES: Record<Tool, string> = { ffmpeg: '@ffmpeg-installer/ffmpeg', ffprobe: '@ffprobe-installer/ffprobe' };
+const resolved = new Map<Tool, string>();
+
+function run(command: string, args: string[], maxBuffer = 2 ** 31 - 1): Promise<{ stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { encoding: 'buffer', maxBuffer }, (error, stdout, stderr) => {
+      const err = stderr.toString('utf8');
+      if (error) reject(Object.assign(error, { stderrText: err }));
+      else resolve({ stdout, stderr: err });
+    });
+  });
+}
+
+/** The path of ffmpeg or ffprobe to run; throws with install instructions when there is none. */
+export async function findFfmpegTool(tool: Tool): Promise<string> {
+  const cached = resolved.get(tool);
+  if (cached) return cached;
+  const candidates: string[] = [];
+  const env = process.env[tool === 'ffmpeg' ? 'TTSLAB_FFMPEG' : 'TTSLAB_FFPROBE'];
+  if (env) candidates.push(env);
+  candidates.push(tool);
+  try {
+    candidates.push((require(NPM_BINARIES[tool]) as { path: string }).path);
+  } catch {
+    // the npm package is optional; PATH is the usual source
+  }
+  for (const c of candidates) {
+    try {
+      await run(c, ['-version']);
+      resolved.set(tool, c);
+      return c;
+    } catch {
+      // try the next candidate
+    }
+  }
+  throw new Error(`${tool} not found (tried ${candidates.join(', ')}). Install it: ${INSTALL_HINTS.ffmpeg}`);
+}
+
+async function checkReadable(file: string): Promise<number> {
+  try {
+    const s = await stat(file);
+    if (!s.isFile()) throw new AudioFileError(file, 'not a regular file');
+    return s.size;
+  } catch (e) {
+    if (e instanceof AudioFileError) throw e;
+    throw new AudioFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Reads the first audio stream's codec, rate, channels and declared duration. */
+export async function probeAudio(file: string): Promise<AudioInfo> {
+  const size = await checkReadable(file);
+  if (size === 0) throw new AudioFileError(file, 'zero-length file (0 bytes)');
+  const ffprobe = await findFfmpegTool('ffprobe');
+  let out: string;
+  try {
+    const args = ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=codec_name,codec_tag_string,sample_rate,channels,duration:format=duration', '-of', 'json', file];
+    out = (await run(ffprobe, args)).stdout.toString('utf8');
+  } catch (e) {
+    const msg = ((e as { stderrText?: string }).stderrText ?? (e as Error).message).trim().split('\n').pop();
+    throw new AudioFileError(file, `not a readable audio file (ffprobe: ${msg})`);
+  }
+  const j = JSON.parse(out) as { streams?: { codec_name?: string; codec_tag_string?: string; sample_rate?: string; channels?: number; duration?: string }[]; format?: { duration?: string } };
+  const s = j.streams?.[0];
+  if (!s) throw new AudioFileError(file, 'has no audio stream');
+  if (!s.codec_name) throw new AudioFileError(file, `unsupported codec: ffmpeg has no decoder for its audio stream (codec tag ${s.codec_tag_string ?? '?'})`);
+  const sampleRate = Number(s.sample_rate);
+  if (!Number.isInteger(sampleRate) || sampleRate <= 0) throw new AudioFileError(file, `audio stream has no valid sample_rate (${s.sample_rate})`);
+  const d = Number(s.duration ?? j.format?.duration);
+  return { file, codec: s.codec_name ?? '?', sampleRate, channels: s.channels ?? 1, durationSeconds: Number.isFinite(d) ? d : undefined };
+}
+
+/**
+ * A RIFF/WAVE file whose data chunk declares more bytes than the file holds was cut
+ * short. ffmpeg decodes such a file without complaint, so it is checked here.
+ */
+async function checkWavNotTruncated(file: string, size: number): Promise<void> {
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(size, 4096));
+    await fh.read(head, 0, head.length, 0);
+    if (head.toString('ascii', 0, 4) !== 'RIFF' || head.toString('ascii', 8, 12) !== 'WAVE') return;
+    let at = 12;
+    while (at + 8 <= head.length) {
+      const id = head.toString('ascii', at, at + 4);
+      const len = head.readUInt32LE(at + 4);
+      if (id === 'data') {
+        // 0 and 0xffffffff mean "unknown" (written by a streaming encoder)
+        if (len !== 0 && len !== 0xffffffff && at + 8 + len > size) {
+          throw new AudioFileError(file, `truncated: the WAV data chunk declares ${len} bytes but only ${size - at - 8} are present`);
+        }
+        return;
+      }
+      at += 8 + len + (len % 2);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface DecodeOptions {
+  /**
+   * Output rate (Hz). Default: the file's own rate, so nothing is resampled until the
+   * codec's rate is known (cutting at 16 kHz and upsampling later loses everything above 8 kHz).
+   */
+  sampleRate?: number;
+  /** Resampler settings when `sampleRate` differs from the file's. */
+  resample?: ResampleOptions;
+  /** Allowed shortfall of decoded against declared duration before the file counts as truncated (default 0.05 s). */
+  truncationToleranceSeconds?: number;
+}
+
+/** A decoded file: mono audio plus what the file was. */
+export interface DecodedAudio extends AudioData {
+  info: AudioInfo;
+}
+
+/**
+ * Decodes a file's first audio stream to mono float32. Throws `AudioFileError` naming
+ * the file for: a missing, empty, truncated or undecodable file, an unsupported codec,
+ * or a stream with no samples.
+ */
+export async function decodeAudioFile(file: string, options: DecodeOptions = {}): Promise<DecodedAudio> {
+  const info = await probeAudio(file);
+  const size = await checkReadable(file);
+  await checkWavNotTruncated(file, size);
+  const ffmpeg = await findFfmpegTool('ffmpeg');
+  let stdout: Buffer;
+  let stderr: string;
+  try {
+    // -map 0:a:0: the first audio stream (a video file works too); f32le keeps every
+    // channel at the stream's rate, with no resampling or downmix inside ffmpeg.
+    ({ stdout, stderr } = await run(ffmpeg, ['-nostdin', '-v', 'error', '-i', file, '-map', '0:a:0', '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1']));
+  } catch (e) {
+    const msg = ((e as { stderrText?: string }).stderrText ?? (e as Error).message).trim().split('\n').pop();
+    throw new AudioFileError(file, `ffmpeg cannot decode ${info.codec} audio (${msg})`);
+  }
+  // ffmpeg exits 0 after decode errors in the middle of a stream; its error lines say the
+  // file is damaged or cut short.
+  const errors = stderr.split('\n').filter((l) => /error|invalid|corrupt|failed/i.test(l));
+  const frames = Math.floor(stdout.length / 4 / info.channels);
+  if (errors.length > 0) {
+    throw new AudioFileError(file, `damaged or truncated: ffmpeg decoded ${(frames / info.sampleRate).toFixed(3)} s and reported "${errors[0]!.trim()}"`);
+  }
+  if (frames === 0) throw new AudioFileError(file, 'zero-length audio: the stream decodes to 0 samples');
+  const decodedSeconds = frames / info.sampleRate;
+  const tolerance = options.truncationToleranceSeconds ?? 0.05;
+  if (info.durationSeconds !== undefined && decodedSeconds + tolerance < info.durationSeconds) {
+    throw new AudioFileError(file, `truncated: the container declares ${info.durationSeconds.toFixed(3)} s but only ${decodedSeconds.toFixed(3)} s decode`);
+  }
+  const interleaved = new Float32Array(stdout.buffer, stdout.byteOffset, frames * info.channels);
+  const channels: Float32Array[] = [];
+  for (let c = 0; c < info.channels; c++) {
+    const ch = new Float32Array(frames);
+    for (let i = 0; i < frames; i++) ch[i] = interleaved[i * info.channels + c]!;
+    channels.push(ch);
+  }
+  let audio: AudioData = toMono({ sampleRate: info.sampleRate, channels });
+  if (options.sampleRate !== undefined && options.sampleRate !== info.sampleRate) {
+    audio = { sampleRate: options.sampleRate, channels: [resample(audio.channels[0]!, info.sampleRate, options.sampleRate, options.resample)] };
+  }
+  return { ...audio, info };
+}
+

@@ -1,0 +1,8 @@
+/** Audio: WAV I/O, decoding any format through ffmpeg, resampling, loudness, trimming, slicing. */
+export { encodeWav, decodeWav, durationSeconds, type AudioData, type EncodeWavOptions, type EncodeReport } from './wav';
+export { AudioFileError, decodeAudioFile, findFfmpegTool, probeAudio, type AudioInfo, type DecodeOptions, type DecodedAudio } from './ffmpeg';
+export { resample, resampledLength, kaiserBeta, type ResampleOptions } from './resample';
+export { integratedLoudness, normalizeLoudness, peakDb, type NormalizeOptions, type NormalizeResult } from './loudness';
+export { trimSilence, assertNotSilent, frameLevelsDb, SilenceError, type SilenceOptions, type TrimResult } from './trim';
+export { toMono, sliceSeconds, secondsToSamples, concatAudio } from './slice';
+export { writeAtomically, writeFileAtomic, tempPathFor } from './files';
