@@ -63,7 +63,7 @@ async function choose(backend: BackendName, options: RuntimeOptions): Promise<Ch
  * Fastest first: a hardware GPU through WebGPU (Vulkan), then libtensorflow (CUDA or
  * multi-threaded CPU), then wasm (XNNPACK, SIMD), a software WebGPU adapter, plain JS cpu.
  * A software adapter (Mesa lavapipe) ranks below wasm: it is correct but runs shaders on the
- * CPU (bench/run.mjs measures both on this machine's CPU; see docs/performance.md).
+ * CPU (`node --import tsx bench/cpu.ts`: wasm 9 ms, lavapipe 64 ms, cpu 236 ms for a 512 matMul on 2 EPYC cores; docs/performance.md).
  */
 async function chooseAuto(options: RuntimeOptions): Promise<Choice> {
   const skipped: Choice['skipped'] = [];
