@@ -17,9 +17,10 @@ limit_mib=64
 rm -rf "$out"
 mkdir -p "$out/debs"
 
-# dist/ is git-ignored, so it must travel. tsc emits even when files elsewhere in the tree
+# dist/ is git-ignored, so it must travel (built with the project's TypeScript 5.9, as `npm run build`:
+# node_modules/.bin/tsc is tslab's 5.0). tsc emits even when files elsewhere in the tree
 # have type errors; those belong to their own folders and must not stop a GPU run.
-node_modules/.bin/tsc -p tsconfig.json || echo "pack: tsc reported errors (above); dist/ was emitted anyway" >&2
+node node_modules/typescript/bin/tsc -p tsconfig.json || echo "pack: tsc reported errors (above); dist/ was emitted anyway" >&2
 
 node_bin="$(node -p process.execPath)"
 xz -T0 -6 -c "$node_bin" >"$out/node.xz"
