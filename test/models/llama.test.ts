@@ -110,6 +110,18 @@ for (const name of FIXTURE_NAMES) {
       assert.equal(leaked, 0);
     });
 
+    test('inputsEmbeds (the embedded ids) give the logits of inputIds', () => {
+      const cs = f.expected.cases.right;
+      const embeds = tf.gather(model.model.embed_tokens, tf.tensor2d(cs.input_ids, undefined, 'int32')) as tf.Tensor as tf.Tensor3D;
+      const a = model.forward({ inputsEmbeds: embeds, attentionMask: cs.attention_mask });
+      const b = model.forward({ inputIds: cs.input_ids, attentionMask: cs.attention_mask });
+      assert.deepEqual(a.dataSync(), b.dataSync());
+      assert.throws(() => model.forward({ inputIds: cs.input_ids, inputsEmbeds: embeds }), /exactly one of inputIds and inputsEmbeds/);
+      const narrow = embeds.slice([0, 0, 0], [1, 2, 8]);
+      assert.throws(() => model.forward({ inputsEmbeds: narrow }), /inputsEmbeds must be \[batch, seq, 64\]/);
+      tf.dispose([embeds, a, b, narrow]);
+    });
+
     test('logitsToKeep returns the last positions only', () => {
       const cs = f.expected.cases.full;
       const all = model.forward({ inputIds: cs.input_ids });

@@ -28,7 +28,13 @@ export const IGNORE_INDEX = -100;
 /** One forward call. Token ids and masks are plain arrays: they are small and JS-side bookkeeping needs them. */
 export interface CausalLMInput {
   /** `[batch][seq]` token ids; with a cache holding the past, only the new tokens. */
-  inputIds: number[][];
+  inputIds?: number[][];
+  /**
+   * `[batch, seq, hidden]` input embeddings instead of `inputIds` (HF `inputs_embeds`), for
+   * models that build their own inputs, e.g. CSM's summed audio-codebook embeddings. Owned
+   * by the caller; gradients flow into it.
+   */
+  inputsEmbeds?: tf.Tensor3D;
   /**
    * `[batch][past + seq]`: 1 for real tokens, 0 for padding (left or right). Omitted:
    * every token is real.
@@ -149,28 +155,39 @@ export class LlamaModel {
 
   /** Final hidden states `[batch, seq, hidden]` (after the last norm). */
   forward(input: CausalLMInput): tf.Tensor3D {
-    const { inputIds, cache } = input;
-    const batch = inputIds.length;
-    const seq = batch ? inputIds[0].length : 0;
-    if (batch === 0 || seq === 0) throw new Error(`inputIds must be a non-empty [batch][seq] array, got [${batch}][${seq}]`);
-    const V = this.config.vocabSize;
-    for (const row of inputIds) {
-      if (row.length !== seq) throw new Error(`inputIds rows differ in length (${row.length} vs ${seq}); pad them and pass attentionMask`);
-      for (const id of row) if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new Error(`token id ${id} is outside the vocabulary [0, ${V})`);
+    const { inputIds, inputsEmbeds, cache } = input;
+    if ((inputIds === undefined) === (inputsEmbeds === undefined)) throw new Error('pass exactly one of inputIds and inputsEmbeds');
+    let batch: number;
+    let seq: number;
+    if (inputsEmbeds) {
+      [batch, seq] = inputsEmbeds.shape;
+      if (inputsEmbeds.shape[2] !== this.config.hiddenSize) {
+        throw new Error(`inputsEmbeds must be [batch, seq, ${this.config.hiddenSize}], got [${inputsEmbeds.shape}]`);
+      }
+    } else {
+      const ids = inputIds!;
+      batch = ids.length;
+      seq = batch ? ids[0].length : 0;
+      const V = this.config.vocabSize;
+      for (const row of ids) {
+        if (row.length !== seq) throw new Error(`inputIds rows differ in length (${row.length} vs ${seq}); pad them and pass attentionMask`);
+        for (const id of row) if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new Error(`token id ${id} is outside the vocabulary [0, ${V})`);
+      }
     }
+    if (batch === 0 || seq === 0) throw new Error(`the input must be a non-empty [batch][seq], got [${batch}][${seq}]`);
     if (cache && cache.numLayers !== this.layers.length) throw new Error(`cache has ${cache.numLayers} layers, model has ${this.layers.length}`);
     const past = cache?.seqLength ?? 0;
     const positions = input.positionIds
       ?? (input.attentionMask
         ? positionIdsFromMask(input.attentionMask, seq)
-        : inputIds.map(() => Array.from({ length: seq }, (_, i) => past + i)));
+        : Array.from({ length: batch }, () => Array.from({ length: seq }, (_, i) => past + i)));
     if (positions.length !== batch || positions.some((r) => r.length !== seq)) {
       throw new Error(`positionIds must be [${batch}][${seq}]`);
     }
     const options: ApplyOptions = { training: input.training ?? false };
     return tf.tidy(() => {
-      const ids = tf.tensor2d(inputIds.flat(), [batch, seq], 'int32');
-      let h = tf.gather(this.embed_tokens, ids) as tf.Tensor as tf.Tensor3D; // [batch, seq, hidden]
+      let h = inputsEmbeds
+        ?? (tf.gather(this.embed_tokens, tf.tensor2d(inputIds!.flat(), [batch, seq], 'int32')) as tf.Tensor as tf.Tensor3D); // [batch, seq, hidden]
       const { cos, sin } = rotaryCosSin(this.invFreq, positions); // [batch, seq, headDim]
       const mask = causalMask(batch, seq, past, input.attentionMask); // [batch, 1, seq, past + seq]
       const ctx = { cos, sin, mask, cache };
