@@ -13,3 +13,15 @@ export * from './env';
 
 // Audio I/O.
 export { encodeWav, decodeWav, durationSeconds, type AudioData } from './audio/wav';
+
+// Tensor runtime: backend choice (WebGPU through Dawn, tfjs-node-gpu, wasm, cpu) and custom WGSL kernels.
+export * from './runtime';
+
+// Weights: safetensors, sharded checkpoints, the WeightSource contract.
+export * from './weights';
+
+// Hugging Face Hub: snapshots into the cache shared with Python.
+export * from './hub';
+
+// Text tokenizers and chat templates.
+export * from './tokenizer';
