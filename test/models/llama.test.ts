@@ -6,6 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Checkpoint, MemoryWeights } from '../../src/weights/checkpoint';
 import { LlamaForCausalLM, causalLmLoss } from '../../src/models/llama';
@@ -163,6 +166,13 @@ describe('llama weight import and loss errors', () => {
     await assert.rejects(LlamaForCausalLM.fromWeights(base.config, new MemoryWeights(tensors)),
       /model\.norm\.weight has shape \[2,32\], config needs \[64\]/);
     base.dispose();
+  });
+
+  test('a repo id that is not a local directory goes through the Hub cache (offline: a clear error)', async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'ttslab-hub-'));
+    await assert.rejects(LlamaForCausalLM.fromPretrained('ttslab-test/no-such-model', { snapshot: { offline: true, cacheDir } }),
+      /ttslab-test\/no-such-model .*is not in the cache/);
+    await rm(cacheDir, { recursive: true, force: true });
   });
 
   test('causal-LM loss by hand: two positions, one ignored label', () => {

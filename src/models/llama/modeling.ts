@@ -13,6 +13,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WeightSource } from '../../weights/types';
 import { Checkpoint } from '../../weights/checkpoint';
+import { snapshot } from '../../hub';
+import type { SnapshotOptions } from '../../hub';
 import { Attention, KVCache, causalMask, positionIdsFromMask } from '../common/attention';
 import { Linear } from '../common/linear';
 import type { ApplyOptions, LinearLike } from '../common/linear';
@@ -285,8 +287,16 @@ export class LlamaForCausalLM implements CausalLM {
     return LlamaForCausalLM.fromTensors(config, tensors);
   }
 
-  /** Loads `config.json` and the safetensors weights (single or sharded) of a local model directory. */
-  static async fromPretrained(dir: string, options: LoadWeightsOptions = {}): Promise<LlamaForCausalLM> {
+  /**
+   * Loads `config.json` and the safetensors weights (single or sharded) of a local model
+   * directory, or of a Hub repo id through the shared Hugging Face cache (`snapshot`,
+   * only the config and safetensors files are fetched).
+   */
+  static async fromPretrained(repoIdOrDir: string, options: LoadWeightsOptions & { snapshot?: SnapshotOptions } = {}): Promise<LlamaForCausalLM> {
+    // A local directory comes back as is; a repo id is fetched into (or served from) the cache.
+    const dir = await snapshot(repoIdOrDir, {
+      allowPatterns: ['config.json', '*.safetensors', '*.safetensors.index.json'], ...options.snapshot,
+    });
     const config = await loadLlamaConfig(dir);
     return LlamaForCausalLM.fromWeights(config, await Checkpoint.open(dir), options);
   }
