@@ -1,0 +1,307 @@
+/**
+ * Datasets as the Hugging Face Hub stores them: Parquet with `audio` (the `datasets`
+ * Audio feature's storage, struct<bytes: binary, path: string>), `text`, `source`
+ * (speaker id from 0; a missing column means 0) and `duration` (seconds). Files follow
+ * the Hub's layout, `data/<split>-00000-of-00001.parquet`, so `load_dataset(folder)` in
+ * Python finds the splits, and the `huggingface` metadata key tells `datasets` that
+ * `audio` is Audio.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { writeAtomically } from '../audio/files';
+import { sliceSeconds } from '../audio/slice';
+import { decodeWav, encodeWav, type AudioData } from '../audio/wav';
+import { snapshot, type SnapshotOptions } from '../hub';
+import type { Figure } from '../notebook/figure';
+import type { Clip } from './chunk';
+
+// The parts of hyparquet / hyparquet-writer used here (their types are ES-module-only).
+interface SchemaElement {
+  name: string;
+  type?: string;
+  repetition_type?: string;
+  converted_type?: string;
+  logical_type?: { type: string };
+  num_children?: number;
+}
+interface Hyparquet {
+  parquetMetadata(file: ArrayBuffer): { schema: SchemaElement[]; key_value_metadata?: { key: string; value?: string }[] };
+  parquetReadObjects(options: { file: ArrayBuffer; utf8?: boolean }): Promise<Record<string, unknown>[]>;
+}
+interface HyparquetWriter {
+  parquetWriteBuffer(options: {
+    columnData: { name: string; data: unknown[] }[];
+    schema: SchemaElement[];
+    kvMetadata?: { key: string; value: string }[];
+    rowGroupSize?: number;
+    statistics?: boolean;
+  }): ArrayBuffer;
+}
+const hyparquet = () => require('hyparquet') as Hyparquet;
+const hyparquetWriter = () => require('hyparquet-writer') as HyparquetWriter;
+
+export interface AudioCell {
+  /** The clip as a WAV file. */
+  bytes: Uint8Array;
+  /** A file name for the clip (informational: `datasets` decodes `bytes`). */
+  path: string;
+}
+
+export interface DatasetRow {
+  audio: AudioCell;
+  text: string;
+  /** Speaker id, from 0. */
+  source: number;
+  /** Clip length in seconds. */
+  duration: number;
+}
+
+export class DatasetError extends Error {
+  constructor(readonly file: string, readonly reason: string) {
+    super(`${file}: ${reason}`);
+    this.name = 'DatasetError';
+  }
+}
+
+export interface BuildOptions {
+  /** Speaker id for every row (default 0). */
+  source?: number;
+  /** Clip file names are `${prefix}_0000.wav`... (default 'clip'). */
+  pathPrefix?: string;
+  /** WAV sample format (default pcm16: half the size, ample for speech). */
+  format?: 'pcm16' | 'float32';
+  /** Names the recording in errors. */
+  sourceFile?: string;
+}
+
+/**
+ * Cuts the clips out of the recording at its own sample rate (no resampling: the codec
+ * notebook resamples once to its codec's rate) and encodes each as WAV.
+ */
+export function buildRows(audio: AudioData, clips: Clip[], options: BuildOptions = {}): DatasetRow[] {
+  const prefix = options.pathPrefix ?? 'clip';
+  return clips.map((c) => {
+    const piece = sliceSeconds(audio, c.start, c.end, options.sourceFile);
+    const { bytes } = encodeWav(piece, { format: options.format ?? 'pcm16' });
+    return {
+      audio: { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path: `${prefix}_${String(c.index).padStart(4, '0')}.wav` },
+      text: c.text,
+      source: options.source ?? 0,
+      duration: piece.channels[0]!.length / piece.sampleRate,
+    };
+  });
+}
+
+/** The `huggingface` schema metadata `datasets` writes: it makes `audio` an Audio feature. */
+export const HF_FEATURES = {
+  audio: { _type: 'Audio' },
+  text: { dtype: 'string', _type: 'Value' },
+  source: { dtype: 'int64', _type: 'Value' },
+  duration: { dtype: 'float64', _type: 'Value' },
+};
+
+/** Checks one row; errors name the file, the row and the field. */
+function checkRow(r: DatasetRow, i: number, file: string): void {
+  if (!(r.audio?.bytes instanceof Uint8Array) || r.audio.bytes.length === 0) throw new DatasetError(file, `row ${i}: audio.bytes is empty or missing`);
+  if (typeof r.audio.path !== 'string') throw new DatasetError(file, `row ${i}: audio.path is ${JSON.stringify(r.audio.path)}, not a string`);
+  if (typeof r.text !== 'string' || r.text.trim() === '') throw new DatasetError(file, `row ${i}: text is ${JSON.stringify(r.text)}, not a non-empty string`);
+  if (!Number.isInteger(r.source) || r.source < 0) throw new DatasetError(file, `row ${i}: source is ${r.source}, not a speaker id >= 0`);
+  if (!(r.duration > 0) || !Number.isFinite(r.duration)) throw new DatasetError(file, `row ${i}: duration is ${r.duration}, not > 0 seconds`);
+}
+
+/** Writes rows to one Parquet file, atomically (a failure leaves no file). */
+export async function writeParquet(file: string, rows: DatasetRow[]): Promise<void> {
+  if (rows.length === 0) throw new DatasetError(file, 'no rows to write');
+  rows.forEach((r, i) => checkRow(r, i, file));
+  const { parquetWriteBuffer } = hyparquetWriter();
+  const buffer = parquetWriteBuffer({
+    columnData: [
+      { name: 'audio', data: rows.map((r) => ({ bytes: r.audio.bytes, path: r.audio.path })) },
+      { name: 'text', data: rows.map((r) => r.text) },
+      { name: 'source', data: rows.map((r) => BigInt(r.source)) },
+      { name: 'duration', data: rows.map((r) => r.duration) },
+    ],
+    // The schema pyarrow writes for datasets' Audio storage: an optional group of an
+    // optional binary and an optional UTF-8 string.
+    schema: [
+      { name: 'schema', num_children: 4 },
+      { name: 'audio', repetition_type: 'OPTIONAL', num_children: 2 },
+      { name: 'bytes', type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' },
+      { name: 'path', type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: 'OPTIONAL' },
+      { name: 'text', type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: 'OPTIONAL' },
+      { name: 'source', type: 'INT64', repetition_type: 'OPTIONAL' },
+      { name: 'duration', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
+    ],
+    kvMetadata: [{ key: 'huggingface', value: JSON.stringify({ info: { features: HF_FEATURES } }) }],
+    // Audio bytes barely compress; small row groups keep a reader's peak memory low.
+    rowGroupSize: 256,
+    statistics: false,
+  });
+  await writeAtomically(file, async (tmp) => {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(tmp, new Uint8Array(buffer));
+  });
+}
+
+/** Seconds of a WAV file, from its header. */
+function wavDurationSeconds(bytes: Uint8Array, where: string): number {
+  const a = decodeWav(bytes, where);
+  return a.channels[0]!.length / a.sampleRate;
+}
+
+/**
+ * Reads a Parquet file with an `audio` column (struct of bytes and path, as the Hub
+ * stores it) and `text`; `source` defaults to 0 and `duration` to the WAV's length.
+ */
+export async function readParquet(file: string): Promise<DatasetRow[]> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(file);
+  } catch (e) {
+    throw new DatasetError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+  const { parquetMetadata, parquetReadObjects } = hyparquet();
+  let names: string[];
+  try {
+    const md = parquetMetadata(ab);
+    names = md.schema.filter((s, i) => i > 0 && s.repetition_type !== undefined).map((s) => s.name);
+  } catch (e) {
+    throw new DatasetError(file, `not a Parquet file (${(e as Error).message})`);
+  }
+  for (const col of ['audio', 'text']) if (!names.includes(col)) throw new DatasetError(file, `no "${col}" column (columns: ${names.join(', ')})`);
+  // utf8: false keeps unannotated BYTE_ARRAY (audio.bytes) as bytes; annotated strings still decode.
+  const objects = (await parquetReadObjects({ file: ab, utf8: false })) as Record<string, unknown>[];
+  return objects.map((o, i): DatasetRow => {
+    const audio = o.audio as { bytes?: unknown; path?: unknown } | null;
+    if (!audio || !(audio.bytes instanceof Uint8Array)) {
+      throw new DatasetError(file, `row ${i}: audio.bytes is missing (only embedded audio is supported; audio.path is ${JSON.stringify(audio?.path)})`);
+    }
+    if (typeof o.text !== 'string') throw new DatasetError(file, `row ${i}: text is ${JSON.stringify(o.text)}, not a string`);
+    const source = o.source === undefined || o.source === null ? 0 : Number(o.source);
+    const duration = typeof o.duration === 'number' ? o.duration : wavDurationSeconds(audio.bytes, `${file} row ${i}`);
+    return { audio: { bytes: audio.bytes, path: typeof audio.path === 'string' ? audio.path : '' }, text: o.text, source, duration };
+  });
+}
+
+export interface SplitOptions {
+  /** Share of rows for evaluation (default 0.1, at least one row when there are two or more). */
+  evalFraction?: number;
+  /** Seed of the shuffle (default 0): the same seed gives the same split. */
+  seed?: number;
+}
+
+/** mulberry32: a small seeded PRNG, enough for a reproducible shuffle. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seeded random train/eval split; each part keeps the rows' original order. */
+export function trainEvalSplit<T>(rows: T[], options: SplitOptions = {}): { train: T[]; eval: T[] } {
+  const fraction = options.evalFraction ?? 0.1;
+  if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`trainEvalSplit: evalFraction must be in [0, 1), got ${fraction}`);
+  const n = rows.length;
+  const nEval = n < 2 || fraction === 0 ? 0 : Math.max(1, Math.round(fraction * n));
+  const rand = mulberry32(options.seed ?? 0);
+  const order = rows.map((_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const evalSet = new Set(order.slice(0, nEval));
+  return { train: rows.filter((_, i) => !evalSet.has(i)), eval: rows.filter((_, i) => evalSet.has(i)) };
+}
+
+/** Hub split names: `eval` is written as `validation`, the name `datasets` recognises. */
+export const splitFile = (dir: string, split: string) => join(dir, 'data', `${split}-00000-of-00001.parquet`);
+
+/** Writes `{train, validation}` (or any named splits) in the Hub's layout under `dir`. */
+export async function saveDataset(dir: string, splits: Record<string, DatasetRow[]>): Promise<string[]> {
+  const files: string[] = [];
+  for (const [split, rows] of Object.entries(splits)) {
+    if (rows.length === 0) continue;
+    const file = splitFile(dir, split === 'eval' ? 'validation' : split);
+    await writeParquet(file, rows);
+    files.push(file);
+  }
+  return files;
+}
+
+async function walkParquet(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.name.startsWith('.')) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walkParquet(p)));
+    else if (e.name.endsWith('.parquet')) out.push(p);
+  }
+  return out.sort();
+}
+
+export interface LoadOptions extends SnapshotOptions {
+  /** Split to load (default 'train'; 'eval' finds 'validation'). */
+  split?: string;
+}
+
+/**
+ * Loads one split from a Parquet file, a local folder in the Hub's layout, or a Hub
+ * dataset repo id (downloaded into the shared Hugging Face cache). A split's files are
+ * those whose path relative to the folder has the split's name as a path component or
+ * as the start of the file name (`data/train-00000-of-00002.parquet`, `train/0.parquet`).
+ */
+export async function loadDataset(pathOrRepoId: string, options: LoadOptions = {}): Promise<DatasetRow[]> {
+  const split = options.split === 'eval' ? 'validation' : (options.split ?? 'train');
+  let dir = pathOrRepoId;
+  const s = await stat(pathOrRepoId).catch(() => undefined);
+  if (s?.isFile()) return readParquet(pathOrRepoId);
+  if (!s) dir = await snapshot(pathOrRepoId, { ...options, repoType: 'dataset', allowPatterns: options.allowPatterns ?? ['*.parquet', '*/*.parquet', '*/*/*.parquet'] });
+  const all = await walkParquet(dir);
+  const re = new RegExp(`(^|/)${split}([-_./]|$)`);
+  const files = all.filter((f) => re.test(relative(dir, f)));
+  if (files.length === 0) {
+    throw new DatasetError(pathOrRepoId, `no Parquet files for split "${split}" (found: ${all.map((f) => relative(dir, f)).join(', ') || 'none'})`);
+  }
+  const rows: DatasetRow[] = [];
+  for (const f of files) rows.push(...(await readParquet(f)));
+  return rows;
+}
+
+/** A summary table: clips, total and per-clip durations, characters per second, speakers. */
+export function datasetStats(rows: DatasetRow[], name = 'dataset'): Record<string, string | number>[] {
+  const d = rows.map((r) => r.duration);
+  const total = d.reduce((a, b) => a + b, 0);
+  const chars = rows.reduce((a, r) => a + r.text.length, 0);
+  const sorted = [...d].sort((a, b) => a - b);
+  const median = sorted.length ? (sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2) : 0;
+  return [
+    { statistic: 'clips', [name]: rows.length },
+    { statistic: 'total minutes', [name]: +(total / 60).toFixed(2) },
+    { statistic: 'shortest clip (s)', [name]: +(sorted[0] ?? 0).toFixed(2) },
+    { statistic: 'median clip (s)', [name]: +median.toFixed(2) },
+    { statistic: 'longest clip (s)', [name]: +(sorted[sorted.length - 1] ?? 0).toFixed(2) },
+    { statistic: 'characters per second', [name]: total > 0 ? +(chars / total).toFixed(1) : 0 },
+    { statistic: 'speakers', [name]: new Set(rows.map((r) => r.source)).size },
+  ];
+}
+
+/** A plotly histogram of clip durations, with the length limit drawn when given. */
+export function durationHistogram(rows: DatasetRow[], maxSeconds?: number): Figure {
+  const figure: Figure = {
+    data: [{ type: 'histogram', x: rows.map((r) => r.duration), xbins: { start: 0, end: maxSeconds ?? undefined, size: 2 }, name: 'clips' }],
+    layout: { title: { text: `Clip durations (${rows.length} clips)` }, xaxis: { title: { text: 'seconds' } }, yaxis: { title: { text: 'clips' } } },
+  };
+  return figure;
+}
+
+/** A row's audio decoded (for listening in the notebook). */
+export function rowAudio(row: DatasetRow, where = row.audio.path): AudioData {
+  return decodeWav(row.audio.bytes, where);
+}
+
