@@ -16,6 +16,7 @@ import { Checkpoint } from '../../weights/checkpoint';
 import { snapshot } from '../../hub';
 import type { SnapshotOptions } from '../../hub';
 import { Attention, KVCache, causalMask, positionIdsFromMask } from '../common/attention';
+import type { AttentionContext } from '../common/attention';
 import { Linear } from '../common/linear';
 import type { ApplyOptions, LinearLike } from '../common/linear';
 import { SwiGLU } from '../common/mlp';
@@ -78,7 +79,7 @@ export class LlamaDecoderLayer {
   ) {}
 
   /** `[batch, seq, hidden]` -> `[batch, seq, hidden]` */
-  apply(h: tf.Tensor3D, ctx: Parameters<Attention['apply']>[1], layer: number, options: ApplyOptions): tf.Tensor3D {
+  apply(h: tf.Tensor3D, ctx: AttentionContext, layer: number, options: ApplyOptions): tf.Tensor3D {
     return tf.tidy(() => {
       const a = h.add(this.self_attn.apply(this.input_layernorm.apply(h) as tf.Tensor3D, ctx, layer, options));
       return a.add(this.mlp.apply(this.post_attention_layernorm.apply(a), options)) as tf.Tensor3D;
