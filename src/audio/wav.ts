@@ -63,7 +63,11 @@ export function encodeWav(audio: AudioData, options: EncodeWavOptions = {}): { b
 export function decodeWav(bytes: Uint8Array, source = '<buffer>'): AudioData {
   let decoded: wav.DecodedWav;
   try {
-    decoded = wav.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    // node-wav reads through typed arrays on `buffer.buffer` from offset 0: a view into a
+    // larger buffer (bytes sliced out of a Parquet page, say) must be copied first.
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    // (Buffer.from(bytes) would copy into Node's shared pool, again at an offset.)
+    decoded = wav.decode(Buffer.from(whole ? bytes.buffer : new Uint8Array(bytes).buffer, 0, bytes.byteLength));
   } catch (e) {
     throw new Error(`${source}: not a readable WAV file (${(e as Error).message})`);
   }

@@ -77,3 +77,13 @@ test('toMono averages channels', () => {
   const m = toMono({ sampleRate: 8_000, channels: [new Float32Array([1, 0.5]), new Float32Array([0, -0.5])] });
   assert.deepEqual(Array.from(m.channels[0]!), [0.5, 0]);
 });
+
+test('decodeWav reads a WAV held in a view into a larger buffer (as Parquet readers return it)', async () => {
+  const { encodeWav, decodeWav } = await import('../../src/audio');
+  const wav = encodeWav({ sampleRate: 8_000, channels: [sine(440, 8_000, 0.05)] }).bytes;
+  const big = new Uint8Array(wav.length + 13);
+  big.set(wav, 13);
+  const d = decodeWav(big.subarray(13));
+  assert.equal(d.channels[0]!.length, 400);
+  assert.deepEqual(d.channels[0], decodeWav(new Uint8Array(wav)).channels[0]);
+});
