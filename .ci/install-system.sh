@@ -18,5 +18,5 @@ if [ ! -f "$bp" ] && [ -f "$src" ]; then
   printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: %s\n' "$uris" "$key" | $SUDO tee "$bp" >/dev/null
 fi
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends jupyter-notebook jupyter-client python3-nbclient ffmpeg flite chromium >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends jupyter-notebook jupyter-client python3-nbclient ffmpeg flite chromium yt-dlp >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
