@@ -25,3 +25,13 @@ export * from './hub';
 
 // Text tokenizers and chat templates.
 export * from './tokenizer';
+
+// Shared model blocks and the Llama decoder every model here builds on.
+export * from './models/common';
+export * from './models/llama';
+
+// LoRA adapters in PEFT format.
+export * from './lora';
+
+// Sampling and generation.
+export * from './generate';
