@@ -59,7 +59,8 @@ export interface DecodeOptions {
   skipSpecialTokens?: boolean;
   /**
    * Apply transformers' `clean_up_tokenization_spaces` (" ." -> "." and the like).
-   * Default: the tokenizer config's value, false if it has none (transformers' default).
+   * Default: the tokenizer config's value, false if it has none (transformers' default),
+   * and false for BPE models whatever the config says (as transformers 5 does).
    */
   cleanUpTokenizationSpaces?: boolean;
 }
@@ -121,7 +122,12 @@ export class TextTokenizer {
    * @param source where it came from, for error messages
    */
   constructor(tokenizerJson: Json, config: Json = {}, readonly source = '<memory>') {
-    const cleanUp = config.clean_up_tokenization_spaces === true;
+    // transformers >= 5 ignores `clean_up_tokenization_spaces: true` for BPE tokenizers
+    // (Llama 3 and the TTS models built on it ship it set): the clean-up is meant for
+    // WordPiece and deletes real spaces before punctuation in BPE output. Checked against
+    // transformers 5.17 by test/fixtures/make_tokenizer_fixture.py.
+    const model = (tokenizerJson as { model?: { type?: string } }).model;
+    const cleanUp = config.clean_up_tokenization_spaces === true && model?.type !== 'BPE';
     try {
       // tokenizers.js defaults clean-up to true when the key is absent; transformers to false.
       this.tok = new HfTokenizer(tokenizerJson, { ...config, clean_up_tokenization_spaces: cleanUp });
