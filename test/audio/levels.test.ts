@@ -1,7 +1,7 @@
 // Loudness (BS.1770), silence trimming and sample-exact slicing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { concatAudio, integratedLoudness, normalizeLoudness, peakDb, secondsToSamples, sliceSeconds, SilenceError, toMono, trimSilence } from '../../src/audio';
+import { concatAudio, decodeWav, encodeWav, integratedLoudness, normalizeLoudness, peakDb, secondsToSamples, sliceSeconds, SilenceError, toMono, trimSilence } from '../../src/audio';
 import { sine } from './helpers';
 
 const mono = (samples: Float32Array, sampleRate: number) => ({ sampleRate, channels: [samples] });
@@ -79,7 +79,6 @@ test('toMono averages channels', () => {
 });
 
 test('decodeWav reads a WAV held in a view into a larger buffer (as Parquet readers return it)', async () => {
-  const { encodeWav, decodeWav } = await import('../../src/audio');
   const wav = encodeWav({ sampleRate: 8_000, channels: [sine(440, 8_000, 0.05)] }).bytes;
   const big = new Uint8Array(wav.length + 13);
   big.set(wav, 13);

@@ -42,10 +42,10 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
   res.end(body.subarray(from));
 }
 
-let media = Buffer.alloc(0);
+let media: Buffer = Buffer.alloc(0);
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ttslab-dl-'));
-  media = encodeWav({ sampleRate: 16_000, channels: [Float32Array.from({ length: 8_000 }, (_, i) => 0.3 * Math.sin(i / 5))] }).bytes;
+  media = Buffer.from(encodeWav({ sampleRate: 16_000, channels: [Float32Array.from({ length: 8_000 }, (_, i) => 0.3 * Math.sin(i / 5))] }).bytes);
   server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address() as { port: number };
