@@ -1,20 +1,15 @@
 /** Shared helpers of the runtime tests: seeded data and relative error. */
 import * as tf from '@tensorflow/tfjs';
 import { initRuntime } from '../../src/runtime';
+import { Rng } from '../../src/generate/rng';
 
 // Lavapipe logs to XDG_RUNTIME_DIR; without one it warns on every start.
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
-/** mulberry32: a small seeded generator, so every backend sees the same numbers. */
+/** A seeded generator of [0, 1) numbers (the library's Rng), so every backend sees the same numbers. */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** `size` values uniform in [lo, hi). */

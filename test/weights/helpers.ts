@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Rng } from '../../src/generate/rng';
 
 export function tempDir(prefix = 'ttslab-weights-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -23,14 +24,8 @@ export function writeRaw(path: string, bytes: Uint8Array): string {
   return path;
 }
 
-/** Deterministic PRNG (mulberry32) so fuzz and data tests are reproducible from a seed. */
+/** Deterministic generator of [0, 1) numbers (the library's Rng) so fuzz and data tests are reproducible from a seed. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
