@@ -4,6 +4,7 @@
  * The public API, grouped by pipeline stage (see docs/architecture.md).
  */
 export { version } from './version';
+export { PROJECT_ROOT } from './paths';
 
 // Notebook display: tables, audio players, plots (00_setup onwards).
 export * from './notebook';
@@ -11,8 +12,10 @@ export * from './notebook';
 // Environment check (00_setup).
 export * from './env';
 
-// Audio I/O.
-export { encodeWav, decodeWav, durationSeconds, type AudioData } from './audio/wav';
+// Data preparation (01-03): audio decoding and processing, transcripts, download, chunking, datasets.
+export * from './audio';
+export * from './transcript';
+export * from './data';
 
 // Tensor runtime: backend choice (WebGPU through Dawn, tfjs-node-gpu, wasm, cpu) and custom WGSL kernels.
 export * from './runtime';

@@ -6,4 +6,4 @@ export {
   buildRows, writeParquet, readParquet, saveDataset, loadDataset, trainEvalSplit, datasetStats, durationHistogram, rowAudio, splitFile, HF_FEATURES, DatasetError,
   type DatasetRow, type AudioCell, type BuildOptions, type SplitOptions, type LoadOptions,
 } from './dataset';
-export { workspace, PROJECT_ROOT, SAMPLE_TALK_DIR, type WorkArea } from './workspace';
+export { workspace, SAMPLE_TALK_DIR, type WorkArea } from './workspace';

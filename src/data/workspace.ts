@@ -9,9 +9,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-
-/** The project root: two levels above this file in both src/data and dist/data. */
-export const PROJECT_ROOT = resolve(__dirname, '..', '..');
+import { PROJECT_ROOT } from '../paths';
 
 /** The sample talk shipped with ttslab (datasets/sample-talk). */
 export const SAMPLE_TALK_DIR = join(PROJECT_ROOT, 'datasets', 'sample-talk');

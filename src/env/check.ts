@@ -7,6 +7,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { INSTALL_HINTS, probeTool } from './tools';
 import { version } from '../version';
+import { PROJECT_ROOT } from '../paths';
 import { initRuntime, type RuntimeInfo } from '../runtime';
 
 export type CheckStatus = 'ok' | 'warn' | 'missing';
@@ -27,8 +28,6 @@ export interface EnvironmentReport {
   ok: boolean;
 }
 
-/** Project root (the folder holding package.json). */
-export const PROJECT_ROOT = join(__dirname, '..', '..');
 
 function nodeRow(): CheckRow {
   const [maj, min] = process.versions.node.split('.').map(Number) as [number, number];

@@ -49,12 +49,12 @@ export interface ChatMessage {
   [key: string]: unknown;
 }
 
-export interface EncodeOptions {
+export interface TokenizerEncodeOptions {
   /** Add the post-processor's special tokens (e.g. `<|begin_of_text|>` for Llama 3). Default true, as in transformers. */
   addSpecialTokens?: boolean;
 }
 
-export interface DecodeOptions {
+export interface TokenizerDecodeOptions {
   /** Drop special tokens (bos, eos, headers); non-special added tokens stay. Default false. */
   skipSpecialTokens?: boolean;
   /**
@@ -210,7 +210,7 @@ export class TextTokenizer {
   get eosTokenId(): number | undefined { return this.eosToken === undefined ? undefined : this.vocab.get(this.eosToken); }
   get padTokenId(): number | undefined { return this.padToken === undefined ? undefined : this.vocab.get(this.padToken); }
 
-  encode(text: string, options: EncodeOptions = {}): number[] {
+  encode(text: string, options: TokenizerEncodeOptions = {}): number[] {
     if (typeof text !== 'string') throw new TokenizerError(`${this.source}: encode expects a string, got ${typeof text}`);
     return this.tok.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
   }
@@ -220,7 +220,7 @@ export class TextTokenizer {
     return this.tok.tokenize(text);
   }
 
-  decode(ids: ArrayLike<number | bigint>, options: DecodeOptions = {}): string {
+  decode(ids: ArrayLike<number | bigint>, options: TokenizerDecodeOptions = {}): string {
     const list = Array.from(ids, Number);
     for (const id of list) {
       if (!this.idToTokenMap.has(id)) {
