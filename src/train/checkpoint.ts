@@ -1,0 +1,166 @@
+/**
+ * Trainer checkpoints: `<outputDir>/checkpoint-<step>/` with
+ *   adapter/                   the model's adapter (PEFT layout for LoRA)
+ *   optimizer.safetensors      the optimizer moments (float32, or 8-bit codes + absmax)
+ *   trainer_state.json         step, data position, RNG seed, elapsed time, config
+ * A checkpoint is written into a hidden temp folder, every file fsynced, then renamed into
+ * place in one step, so a kill at any moment leaves either no `checkpoint-<step>` or a
+ * whole one; leftover temp folders are removed on the next start.
+ */
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Checkpoint } from '../weights/checkpoint';
+import { writeSafetensors } from '../weights/safetensors';
+import type { TrainConfig } from './config';
+import type { DataPosition } from './data';
+import type { Optimizer } from './optim';
+import type { TrainableModel } from './types';
+
+/** The part of a model a checkpoint needs. */
+export type AdapterStore = Pick<TrainableModel<unknown>, 'save' | 'load'>;
+
+export const TRAINER_STATE_NAME = 'trainer_state.json';
+export const OPTIMIZER_STATE_NAME = 'optimizer.safetensors';
+export const ADAPTER_DIR_NAME = 'adapter';
+const CHECKPOINT_RE = /^checkpoint-(\d+)$/;
+const TEMP_PREFIX = '.tmp-';
+
+export interface TrainerState {
+  format: 'ttslab-trainer-state';
+  version: 1;
+  /** Optimizer updates done. */
+  step: number;
+  /** The next micro-batch to read. */
+  data: DataPosition;
+  /** The data order is a function of (seed, epoch); LoRA init of the seed: nothing else is random with dropout 0. */
+  rng: { seed: number; epoch: number };
+  optimizer: { kind: string; stepCount: number; stateBytes: number };
+  /** Training seconds before this checkpoint, summed over resumed sessions. */
+  elapsedS: number;
+  /** Real input tokens trained on so far. */
+  tokensSeen: number;
+  config: TrainConfig;
+}
+
+/** fsync a file or folder (best effort for folders: some filesystems refuse). */
+async function fsyncPath(path: string): Promise<void> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    if ((await stat(path)).isFile()) throw e;
+  }
+}
+
+async function fsyncTree(dir: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await fsyncTree(p);
+    else await fsyncPath(p);
+  }
+  await fsyncPath(dir);
+}
+
+/**
+ * Writes `dir` atomically: `fill` writes into a temp folder next to it, which is synced
+ * and renamed over `dir` (an older `dir` is moved aside first and removed after).
+ */
+export async function writeDirAtomic(dir: string, parent: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = join(parent, `${TEMP_PREFIX}${tag}`);
+  await mkdir(tmp, { recursive: true });
+  try {
+    await fill(tmp);
+    await fsyncTree(tmp);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const old = join(parent, `${TEMP_PREFIX}old-${tag}`);
+  let moved = false;
+  try {
+    await rename(dir, old);
+    moved = true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await rename(tmp, dir);
+  await fsyncPath(parent);
+  if (moved) await rm(old, { recursive: true, force: true });
+}
+
+export async function saveTrainerCheckpoint(
+  outputDir: string, model: AdapterStore, optimizer: Optimizer, state: TrainerState,
+): Promise<string> {
+  const dir = join(outputDir, `checkpoint-${state.step}`);
+  await writeDirAtomic(dir, outputDir, async (tmp) => {
+    const adapterDir = join(tmp, ADAPTER_DIR_NAME);
+    await mkdir(adapterDir);
+    await model.save(adapterDir);
+    await writeSafetensors(join(tmp, OPTIMIZER_STATE_NAME), optimizer.stateTensors(), {
+      metadata: { format: 'ttslab', optimizer: optimizer.kind, step: String(optimizer.stepCount) },
+    });
+    // Written last: a folder with trainer_state.json holds everything before it.
+    await writeFile(join(tmp, TRAINER_STATE_NAME), JSON.stringify(state, null, 2) + '\n');
+  });
+  return dir;
+}
+
+export async function readTrainerState(dir: string): Promise<TrainerState> {
+  const file = join(dir, TRAINER_STATE_NAME);
+  const s = JSON.parse(await readFile(file, 'utf8')) as TrainerState;
+  if (s.format !== 'ttslab-trainer-state' || s.version !== 1) throw new Error(`${file}: not a ttslab trainer state (format ${JSON.stringify(s.format)}, version ${JSON.stringify(s.version)})`);
+  return s;
+}
+
+/** Complete checkpoints in `outputDir`, oldest first. */
+export async function listCheckpoints(outputDir: string): Promise<{ step: number; dir: string }[]> {
+  let names: string[];
+  try {
+    names = await readdir(outputDir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const out: { step: number; dir: string }[] = [];
+  for (const n of names) {
+    const m = CHECKPOINT_RE.exec(n);
+    if (m) out.push({ step: Number(m[1]), dir: join(outputDir, n) });
+  }
+  return out.sort((a, b) => a.step - b.step);
+}
+
+/** Removes temp folders a killed run left behind (never a `checkpoint-N`). */
+export async function removeStaleTemp(outputDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const n of await readdir(outputDir).catch(() => [] as string[])) {
+    if (n.startsWith(TEMP_PREFIX)) {
+      await rm(join(outputDir, n), { recursive: true, force: true });
+      removed.push(n);
+    }
+  }
+  return removed;
+}
+
+/** Keeps the newest `limit` checkpoints (0 keeps all). */
+export async function pruneCheckpoints(outputDir: string, limit: number): Promise<void> {
+  if (limit <= 0) return;
+  const all = await listCheckpoints(outputDir);
+  for (const c of all.slice(0, Math.max(0, all.length - limit))) await rm(c.dir, { recursive: true, force: true });
+}
+
+/** Loads adapter and optimizer state of a checkpoint into `model` and `optimizer`; returns its state. */
+export async function loadTrainerCheckpoint(dir: string, model: AdapterStore, optimizer: Optimizer): Promise<TrainerState> {
+  const state = await readTrainerState(dir);
+  if (state.optimizer.kind !== optimizer.kind) {
+    throw new Error(`${dir}: optimizer state is ${state.optimizer.kind}, this run uses ${optimizer.kind}`);
+  }
+  await model.load(join(dir, ADAPTER_DIR_NAME));
+  await optimizer.loadState(await Checkpoint.open(join(dir, OPTIMIZER_STATE_NAME)), state.optimizer.stepCount);
+  return state;
+}

@@ -1,0 +1,330 @@
+/**
+ * AdamW (Loshchilov & Hutter 2019) as torch.optim.AdamW computes it, an 8-bit variant as
+ * bitsandbytes' AdamW8bit, global-norm gradient clipping as torch.nn.utils.clip_grad_norm_,
+ * and HF Trainer's choice of which parameters get weight decay.
+ *
+ * Ownership: optimizers own their state; `step` reads the gradients and never disposes
+ * them (the trainer does); parameters are updated in place with `assign`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { TensorToWrite } from '../weights/safetensors';
+import type { WeightSource } from '../weights/types';
+import type { OptimizerName } from './config';
+import {
+  BLOCK_SIZE_8BIT, SIGNED_DYNAMIC_MAP, UNSIGNED_DYNAMIC_MAP, numBlocks, quantizeBlock,
+} from './quant8';
+import type { Quantized8 } from './quant8';
+import type { NamedVariable } from './types';
+
+/**
+ * HF Trainer.get_decay_parameter_names: every parameter is decayed except biases and
+ * norm weights (LayerNorm / RMSNorm). LoRA's A and B are therefore decayed, as in HF.
+ */
+const NO_DECAY_PATTERNS = [/bias/i, /layernorm/i, /rmsnorm/i, /(?:^|\.)norm(?:$|\.)/i, /_norm(?:$|\.)/i];
+export function decaysWeight(name: string): boolean {
+  return !NO_DECAY_PATTERNS.some((re) => re.test(name));
+}
+
+export interface AdamWOptions {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+/** What the trainer needs from an optimizer. */
+export interface Optimizer {
+  readonly kind: OptimizerName;
+  /** Updates applied so far (torch's state['step']; drives bias correction). */
+  readonly stepCount: number;
+  /** One update with learning rate `lr`; `grads` keyed by parameter name (not disposed here). */
+  step(grads: Map<string, tf.Tensor>, lr: number): Promise<void>;
+  /** Bytes held by the optimizer state (the moments), wherever they live. */
+  stateBytes(): number;
+  /** The state as safetensors entries (for checkpoints). */
+  stateTensors(): Map<string, TensorToWrite>;
+  /** Restores what stateTensors wrote, with the step count. */
+  loadState(source: WeightSource, stepCount: number): Promise<void>;
+  dispose(): void;
+}
+
+function checkGrads(params: NamedVariable[], grads: Map<string, tf.Tensor>): void {
+  for (const p of params) {
+    const g = grads.get(p.name);
+    if (!g) throw new Error(`no gradient for ${p.name}`);
+    if (g.shape.join() !== p.variable.shape.join()) throw new Error(`gradient of ${p.name} has shape [${g.shape}], parameter [${p.variable.shape}]`);
+  }
+}
+
+/**
+ * torch.optim.AdamW (foreach=False path), moments in float32 tensors on the backend's device:
+ *   p <- p * (1 - lr * wd)            (decoupled decay, skipped for biases and norms)
+ *   m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2
+ *   p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ */
+export class AdamW implements Optimizer {
+  readonly kind = 'adamw' as const;
+  private t = 0;
+  private readonly m = new Map<string, tf.Tensor>();
+  private readonly v = new Map<string, tf.Tensor>();
+
+  constructor(readonly params: NamedVariable[], readonly options: AdamWOptions) {
+    for (const p of params) {
+      this.m.set(p.name, tf.zerosLike(p.variable));
+      this.v.set(p.name, tf.zerosLike(p.variable));
+    }
+  }
+
+  get stepCount(): number {
+    return this.t;
+  }
+
+  async step(grads: Map<string, tf.Tensor>, lr: number): Promise<void> {
+    checkGrads(this.params, grads);
+    this.t++;
+    const { beta1: b1, beta2: b2, eps, weightDecay } = this.options;
+    const bc1 = 1 - b1 ** this.t;
+    const sqrtBc2 = Math.sqrt(1 - b2 ** this.t);
+    for (const p of this.params) {
+      const g = grads.get(p.name)!;
+      const m0 = this.m.get(p.name)!;
+      const v0 = this.v.get(p.name)!;
+      const decay = p.decay && weightDecay > 0 ? 1 - lr * weightDecay : 1;
+      const [m1, v1, p1] = tf.tidy(() => {
+        const m1 = m0.mul(b1).add(g.mul(1 - b1));
+        const v1 = v0.mul(b2).add(g.square().mul(1 - b2));
+        const denom = v1.sqrt().div(sqrtBc2).add(eps);
+        const p1 = p.variable.mul(decay).sub(m1.div(denom).mul(lr / bc1));
+        return [m1, v1, p1];
+      });
+      m0.dispose();
+      v0.dispose();
+      this.m.set(p.name, m1);
+      this.v.set(p.name, v1);
+      p.variable.assign(p1);
+      p1.dispose();
+    }
+  }
+
+  stateBytes(): number {
+    let n = 0;
+    for (const t of [...this.m.values(), ...this.v.values()]) n += t.size * 4;
+    return n;
+  }
+
+  stateTensors(): Map<string, TensorToWrite> {
+    const out = new Map<string, TensorToWrite>();
+    for (const p of this.params) {
+      const m = this.m.get(p.name)!;
+      const v = this.v.get(p.name)!;
+      out.set(`${p.name}.exp_avg`, { dtype: 'F32', shape: [...m.shape], data: async () => (await m.data()) as Float32Array });
+      out.set(`${p.name}.exp_avg_sq`, { dtype: 'F32', shape: [...v.shape], data: async () => (await v.data()) as Float32Array });
+    }
+    return out;
+  }
+
+  async loadState(source: WeightSource, stepCount: number): Promise<void> {
+    for (const p of this.params) {
+      for (const [key, map] of [[`${p.name}.exp_avg`, this.m], [`${p.name}.exp_avg_sq`, this.v]] as const) {
+        const { shape, data } = await source.getF32(key);
+        if (shape.join() !== p.variable.shape.join()) throw new Error(`optimizer state ${key} has shape [${shape}], parameter [${p.variable.shape}]`);
+        map.get(p.name)!.dispose();
+        map.set(p.name, tf.tensor(data, shape, 'float32'));
+      }
+    }
+    this.t = stepCount;
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
+
+export interface AdamW8bitOptions extends AdamWOptions {
+  /** Values per quantisation block (bitsandbytes: 256). */
+  blockSize?: number;
+  /** Parameters with fewer elements keep float32 moments (bitsandbytes' min_8bit_size 4096). */
+  min8bitSize?: number;
+}
+
+interface State8 {
+  m: Quantized8;
+  v: Quantized8;
+}
+interface State32 {
+  m: Float32Array;
+  v: Float32Array;
+}
+
+/**
+ * bitsandbytes AdamW8bit (optim_bits=8, block-wise): the moments are stored as uint8
+ * codes of the signed (m) / unsigned (v) dynamic map with one float32 absmax per block.
+ * Each step dequantises a block, applies the float32 AdamW update to the parameter with
+ * the fresh (unquantised) moments, then requantises them with the block's new absmax,
+ * as kOptimizerStatic8bit2StateBlockwise does. The state lives in host memory (tfjs has
+ * no uint8 tensors), so the update runs on the host: 2 bytes + 8 / blockSize bytes per
+ * parameter instead of 8.
+ */
+export class AdamW8bit implements Optimizer {
+  readonly kind = 'adamw_8bit' as const;
+  private t = 0;
+  private readonly state = new Map<string, State8 | State32>();
+  readonly blockSize: number;
+  readonly min8bitSize: number;
+
+  constructor(readonly params: NamedVariable[], readonly options: AdamW8bitOptions) {
+    this.blockSize = options.blockSize ?? BLOCK_SIZE_8BIT;
+    this.min8bitSize = options.min8bitSize ?? 4096;
+    for (const p of params) {
+      const n = p.variable.size;
+      if (n >= this.min8bitSize) {
+        const blocks = numBlocks(n, this.blockSize);
+        // Code of 0.0 in each map: zero moments at the start.
+        const zeroM = SIGNED_DYNAMIC_MAP.indexOf(0);
+        const zeroV = UNSIGNED_DYNAMIC_MAP.indexOf(0);
+        this.state.set(p.name, {
+          m: { codes: new Uint8Array(n).fill(zeroM), absmax: new Float32Array(blocks) },
+          v: { codes: new Uint8Array(n).fill(zeroV), absmax: new Float32Array(blocks) },
+        });
+      } else {
+        this.state.set(p.name, { m: new Float32Array(n), v: new Float32Array(n) });
+      }
+    }
+  }
+
+  get stepCount(): number {
+    return this.t;
+  }
+
+  async step(grads: Map<string, tf.Tensor>, lr: number): Promise<void> {
+    checkGrads(this.params, grads);
+    this.t++;
+    const { beta1: b1, beta2: b2, eps, weightDecay } = this.options;
+    const stepSize = lr / (1 - b1 ** this.t);
+    const sqrtBc2 = Math.sqrt(1 - b2 ** this.t);
+    const B = this.blockSize;
+    for (const p of this.params) {
+      const g = (await grads.get(p.name)!.data()) as Float32Array;
+      const w = Float32Array.from((await p.variable.data()) as Float32Array);
+      const decay = p.decay && weightDecay > 0 ? 1 - lr * weightDecay : 1;
+      const s = this.state.get(p.name)!;
+      const n = w.length;
+      const update = (i: number, m0: number, v0: number): [number, number] => {
+        const gi = g[i];
+        const m1 = b1 * m0 + (1 - b1) * gi;
+        const v1 = b2 * v0 + (1 - b2) * gi * gi;
+        w[i] = w[i] * decay - (stepSize * m1) / (Math.sqrt(v1) / sqrtBc2 + eps);
+        return [m1, v1];
+      };
+      if (s.m instanceof Float32Array) {
+        const st = s as State32;
+        for (let i = 0; i < n; i++) [st.m[i], st.v[i]] = update(i, st.m[i], st.v[i]);
+      } else {
+        const st = s as State8;
+        const mBlock = new Float64Array(B);
+        const vBlock = new Float64Array(B);
+        for (let b = 0; b * B < n; b++) {
+          const start = b * B;
+          const end = Math.min(start + B, n);
+          const am = st.m.absmax[b];
+          const av = st.v.absmax[b];
+          for (let i = start; i < end; i++) {
+            [mBlock[i - start], vBlock[i - start]] = update(i, SIGNED_DYNAMIC_MAP[st.m.codes[i]] * am, UNSIGNED_DYNAMIC_MAP[st.v.codes[i]] * av);
+          }
+          quantizeBlock(mBlock.subarray(0, end - start), st.m, b, SIGNED_DYNAMIC_MAP, B);
+          quantizeBlock(vBlock.subarray(0, end - start), st.v, b, UNSIGNED_DYNAMIC_MAP, B);
+        }
+      }
+      const next = tf.tensor(w, p.variable.shape, 'float32');
+      p.variable.assign(next);
+      next.dispose();
+    }
+  }
+
+  stateBytes(): number {
+    let n = 0;
+    for (const s of this.state.values()) {
+      if (s.m instanceof Float32Array) n += s.m.byteLength + (s as State32).v.byteLength;
+      else {
+        const q = s as State8;
+        n += q.m.codes.byteLength + q.m.absmax.byteLength + q.v.codes.byteLength + q.v.absmax.byteLength;
+      }
+    }
+    return n;
+  }
+
+  stateTensors(): Map<string, TensorToWrite> {
+    const out = new Map<string, TensorToWrite>();
+    for (const p of this.params) {
+      const s = this.state.get(p.name)!;
+      if (s.m instanceof Float32Array) {
+        out.set(`${p.name}.exp_avg`, { dtype: 'F32', shape: [s.m.length], data: s.m });
+        out.set(`${p.name}.exp_avg_sq`, { dtype: 'F32', shape: [s.m.length], data: (s as State32).v });
+      } else {
+        const q = s as State8;
+        out.set(`${p.name}.state1`, { dtype: 'U8', shape: [q.m.codes.length], data: q.m.codes });
+        out.set(`${p.name}.absmax1`, { dtype: 'F32', shape: [q.m.absmax.length], data: q.m.absmax });
+        out.set(`${p.name}.state2`, { dtype: 'U8', shape: [q.v.codes.length], data: q.v.codes });
+        out.set(`${p.name}.absmax2`, { dtype: 'F32', shape: [q.v.absmax.length], data: q.v.absmax });
+      }
+    }
+    return out;
+  }
+
+  async loadState(source: WeightSource, stepCount: number): Promise<void> {
+    const read = async (key: string, length: number) => {
+      const { data } = await source.getF32(key);
+      if (data.length !== length) throw new Error(`optimizer state ${key} has ${data.length} values, expected ${length}`);
+      return data;
+    };
+    for (const p of this.params) {
+      const s = this.state.get(p.name)!;
+      if (s.m instanceof Float32Array) {
+        s.m.set(await read(`${p.name}.exp_avg`, s.m.length));
+        (s as State32).v.set(await read(`${p.name}.exp_avg_sq`, s.m.length));
+      } else {
+        const q = s as State8;
+        q.m.codes.set(await read(`${p.name}.state1`, q.m.codes.length));
+        q.m.absmax.set(await read(`${p.name}.absmax1`, q.m.absmax.length));
+        q.v.codes.set(await read(`${p.name}.state2`, q.v.codes.length));
+        q.v.absmax.set(await read(`${p.name}.absmax2`, q.v.absmax.length));
+      }
+    }
+    this.t = stepCount;
+  }
+
+  dispose(): void {
+    this.state.clear();
+  }
+}
+
+export function createOptimizer(kind: OptimizerName, params: NamedVariable[], options: AdamW8bitOptions): Optimizer {
+  return kind === 'adamw_8bit' ? new AdamW8bit(params, options) : new AdamW(params, options);
+}
+
+/** Global L2 norm over all gradients: sqrt(sum of squares), read back as a number (NaN/Inf pass through). */
+export async function globalGradNorm(grads: Iterable<tf.Tensor>): Promise<number> {
+  const list = [...grads];
+  if (list.length === 0) return 0;
+  const sq = tf.tidy(() => tf.addN(list.map((g) => g.square().sum())));
+  const v = (await sq.data())[0];
+  sq.dispose();
+  return Math.sqrt(v);
+}
+
+/**
+ * torch.nn.utils.clip_grad_norm_: coef = maxNorm / (norm + 1e-6), clamped to 1, multiplied
+ * into every gradient. Replaces (and disposes) the gradients in `grads` when it scales them.
+ * Returns the coefficient applied.
+ */
+export function clipGradsByNorm(grads: Map<string, tf.Tensor>, maxNorm: number, totalNorm: number): number {
+  const coef = Math.min(1, maxNorm / (totalNorm + 1e-6));
+  if (coef >= 1) return 1;
+  for (const [k, g] of grads) {
+    grads.set(k, tf.tidy(() => g.mul(coef)));
+    g.dispose();
+  }
+  return coef;
+}
