@@ -43,7 +43,7 @@ export function hertzToMel(hz: number): number {
 }
 
 export function melToHertz(mel: number): number {
-  return mel >= MIN_LOG_MEL ? MIN_LOG_HZ * Math.exp(LOG_STEP * (mel - MIN_LOG_MEL)) : (200 * mel) / 3;
+  return mel >= MIN_LOG_MEL ? MIN_LOG_HZ * Math.exp((mel - MIN_LOG_MEL) / LOG_STEP) : (200 * mel) / 3;
 }
 
 /**

@@ -1,0 +1,4 @@
+/** Whisper speech recognition (transformers' WhisperForConditionalGeneration) on ttslab's runtime. */
+export * from './config';
+export * from './feature_extraction';
+export * from './modeling';
