@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { LlamaForCausalLM } from '../../src/models/llama';
 import type { LlamaConfig } from '../../src/models/llama/config';
 import { LlamaLoraTrainable } from '../../src/train/llama';
+import { validateTrainConfig } from '../../src/train/config';
 import type { TrainConfig } from '../../src/train/config';
 import type { TokenExample } from '../../src/train/types';
 import { Rng } from '../../src/generate/rng';
@@ -22,7 +23,7 @@ export const FAST: Partial<TrainConfig> = {
 /** A fresh model with a fresh LoRA adapter (same seed, same weights). */
 export function tinyTrainable(config: Partial<TrainConfig> = FAST, seed = 7): LlamaLoraTrainable {
   const model = LlamaForCausalLM.random(TINY, { seed, std: 0.1 });
-  return LlamaLoraTrainable.create(model, { ...(FAST as TrainConfig), ...config } as TrainConfig);
+  return LlamaLoraTrainable.create(model, validateTrainConfig({ ...FAST, ...config }));
 }
 
 /**
