@@ -42,9 +42,14 @@ import type { MimiConfig } from './config';
  */
 export const MIMI_IGNORED_KEYS: RegExp[] = [/\.codebook\.initialized$/, /\.rotary_emb\.inv_freq$/];
 
-/** Reads tensors by reference name with shape checks, and remembers what was read. */
+/**
+ * Reads tensors by reference name with shape checks, and remembers what was read. Every
+ * tensor it returns and every module registered with `own` is freed by `disposeAll` if
+ * the load fails part way (on success the modules own them).
+ */
 class WeightReader {
   readonly used = new Set<string>();
+  private readonly owned: { dispose(): void }[] = [];
   constructor(
     readonly source: WeightSource,
     readonly prefix: string,
@@ -58,7 +63,18 @@ class WeightReader {
       throw new Error(`Mimi checkpoint tensor ${full} has shape [${got}], expected [${shape}]`);
     }
     this.used.add(full);
-    return tf.tensor(data, shape);
+    return this.own(tf.tensor(data, shape));
+  }
+
+  own<T extends { dispose(): void }>(x: T): T {
+    this.owned.push(x);
+    return x;
+  }
+
+  /** Frees everything read or registered so far (disposing twice is harmless in tfjs). */
+  disposeAll(): void {
+    for (const x of this.owned.reverse()) x.dispose();
+    this.owned.length = 0;
   }
 
   /** Throws listing every checkpoint tensor under the prefix that no module read. */
@@ -79,7 +95,7 @@ async function loadConv(
 ): Promise<CausalConv1d> {
   const weight = (await w.get(`${name}.conv.weight`, [cout, cin, k])) as tf.Tensor3D;
   const bias = opts.bias === false ? null : ((await w.get(`${name}.conv.bias`, [cout])) as tf.Tensor1D);
-  return new CausalConv1d(weight, bias, opts.stride ?? 1, opts.dilation ?? 1, opts.padMode ?? 'constant');
+  return w.own(new CausalConv1d(weight, bias, opts.stride ?? 1, opts.dilation ?? 1, opts.padMode ?? 'constant'));
 }
 
 async function loadConvTranspose(
@@ -87,7 +103,7 @@ async function loadConvTranspose(
 ): Promise<CausalConvTranspose1d> {
   const weight = (await w.get(`${name}.conv.weight`, [cin, cout / groups, k])) as tf.Tensor3D;
   const b = bias ? ((await w.get(`${name}.conv.bias`, [cout])) as tf.Tensor1D) : null;
-  return new CausalConvTranspose1d(weight, b, stride, groups);
+  return w.own(new CausalConvTranspose1d(weight, b, stride, groups));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -431,7 +447,7 @@ export class MimiCodebook {
     const embed = tf.tidy(() => sum.div(usage.maximum(MimiCodebook.EPSILON).expandDims(1)) as tf.Tensor2D);
     sum.dispose();
     usage.dispose();
-    return new MimiCodebook(embed);
+    return w.own(new MimiCodebook(w.own(embed)));
   }
 
   /**
@@ -467,8 +483,12 @@ export class MimiResidualVectorQuantizer {
     for (let i = 0; i < n; i++) books.push(await MimiCodebook.load(w, `${name}.layers.${i}.codebook`, c));
     const vq = c.vectorQuantizationHiddenDimension;
     if (vq === c.hiddenSize) return new MimiResidualVectorQuantizer(books, null, null);
-    const proj = async (p: string, out: number, inp: number) =>
-      new Linear((await w.get(`${name}.${p}.weight`, [out, inp, 1])).reshape([out, inp]) as tf.Tensor2D);
+    const proj = async (p: string, out: number, inp: number) => {
+      const k1 = await w.get(`${name}.${p}.weight`, [out, inp, 1]); // Conv1d k=1 == Linear
+      const weight = w.own(k1.reshape([out, inp]) as tf.Tensor2D);
+      k1.dispose();
+      return new Linear(weight);
+    };
     return new MimiResidualVectorQuantizer(books, await proj('input_proj', vq, c.hiddenSize), await proj('output_proj', c.hiddenSize, vq));
   }
 
@@ -641,24 +661,19 @@ export class MimiModel {
     validateMimiConfig(config);
     const w = new WeightReader(source, options.prefix ?? '');
     const c = config;
-    const parts: { dispose(): void }[] = [];
-    const track = <T extends { dispose(): void }>(p: T): T => {
-      parts.push(p);
-      return p;
-    };
     try {
-      const encoder = track(await SeanetStack.loadEncoder(w, c));
-      const encoderTransformer = track(await MimiTransformer.load(w, 'encoder_transformer', c));
+      const encoder = await SeanetStack.loadEncoder(w, c);
+      const encoderTransformer = await MimiTransformer.load(w, 'encoder_transformer', c);
       const ratio = Math.floor(encodecFrameRate(c) / frameRate(c));
-      const downsample = track(await loadConv(w, 'downsample', c.hiddenSize, c.hiddenSize, 2 * ratio, { stride: DOWNSAMPLE_STRIDE, bias: false, padMode: 'replicate' }));
-      const quantizer = track(await MimiSplitResidualVectorQuantizer.load(w, c));
-      const upsample = track(await loadConvTranspose(w, 'upsample', c.hiddenSize, c.hiddenSize, 2 * ratio, DOWNSAMPLE_STRIDE, c.upsampleGroups, false));
-      const decoderTransformer = track(await MimiTransformer.load(w, 'decoder_transformer', c));
-      const decoder = track(await SeanetStack.loadDecoder(w, c));
+      const downsample = await loadConv(w, 'downsample', c.hiddenSize, c.hiddenSize, 2 * ratio, { stride: DOWNSAMPLE_STRIDE, bias: false, padMode: 'replicate' });
+      const quantizer = await MimiSplitResidualVectorQuantizer.load(w, c);
+      const upsample = await loadConvTranspose(w, 'upsample', c.hiddenSize, c.hiddenSize, 2 * ratio, DOWNSAMPLE_STRIDE, c.upsampleGroups, false);
+      const decoderTransformer = await MimiTransformer.load(w, 'decoder_transformer', c);
+      const decoder = await SeanetStack.loadDecoder(w, c);
       w.assertAllUsed();
       return new MimiModel(c, encoder, encoderTransformer, downsample, quantizer, upsample, decoderTransformer, decoder);
     } catch (e) {
-      for (const p of parts) p.dispose();
+      w.disposeAll();
       throw e;
     }
   }
