@@ -9,5 +9,5 @@ export {
   MimiResidualVectorQuantizer, MimiSplitResidualVectorQuantizer, MIMI_IGNORED_KEYS, slidingWindowMask, disposeEncodeState,
 } from './modeling';
 export type {
-  MimiCodes, MimiAudioInput, MimiEncodeOptions, MimiDecodeOptions, MimiLoadOptions, MimiEncodeState, SeanetState,
+  MimiCodes, MimiAudioCodec, MimiAudioInput, MimiEncodeOptions, MimiDecodeOptions, MimiLoadOptions, MimiEncodeState, SeanetState,
 } from './modeling';

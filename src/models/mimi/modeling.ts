@@ -596,6 +596,17 @@ export interface MimiEncodeOptions {
   onNotice?: (message: string) => void;
 }
 
+/** The shape of CSM's AudioCodec (src/models/csm/types.ts): frame-major codes. */
+export interface MimiAudioCodec {
+  readonly sampleRate: number;
+  readonly frameSamples: number;
+  readonly numCodebooks: number;
+  /** 24 kHz samples -> codes `[frames][codebooks]` */
+  encode(samples: Float32Array): Promise<number[][]>;
+  /** codes `[frames][codebooks]` -> `frames * frameSamples` samples */
+  decode(codes: number[][]): Promise<Float32Array>;
+}
+
 export interface MimiDecodeOptions {
   /** Frames per chunk of the streamed decode (default 125 = 10 s). */
   chunkFrames?: number;
@@ -806,6 +817,35 @@ export class MimiModel {
       state.transformer.dispose();
     }
     return out;
+  }
+
+  // -- CSM's codec interface ------------------------------------------------------------
+
+  /**
+   * This codec as CSM's `AudioCodec` (src/models/csm/types.ts): codes frame-major
+   * `[frames][codebooks]`, `numCodebooks` per frame (default all: 32 for CSM-1B).
+   */
+  asAudioCodec(numCodebooks = this.config.numQuantizers): MimiAudioCodec {
+    this.checkNumCodebooks(numCodebooks);
+    return {
+      sampleRate: this.config.samplingRate,
+      frameSamples: this.frameSamples,
+      numCodebooks,
+      encode: async (samples: Float32Array) => {
+        const { data, shape } = await this.encode(samples, { numCodebooks });
+        const [n, frames] = shape;
+        return Array.from({ length: frames }, (_, t) => Array.from({ length: n }, (_, k) => data[k * frames + t]));
+      },
+      decode: async (codes: number[][]) => {
+        const frames = codes.length;
+        const n = frames ? codes[0].length : 0;
+        const rows = Array.from({ length: n }, (_, k) => codes.map((frame, t) => {
+          if (frame.length !== n) throw new Error(`codes: frame ${t} has ${frame.length} codebooks, frame 0 has ${n}`);
+          return frame[k];
+        }));
+        return this.decode(rows);
+      },
+    };
   }
 
   // -- validation --------------------------------------------------------------------------

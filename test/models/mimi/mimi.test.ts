@@ -19,6 +19,7 @@ import {
 } from '../../../src/models/mimi';
 import type { MimiCodes, MimiConfig } from '../../../src/models/mimi';
 import { resampledLength } from '../../../src/audio/resample';
+import type { AudioCodec } from '../../../src/models/csm/types';
 import { FIXTURE_DIR, f32, i32, loadMeta, loadModel, openExpected, relError } from './mimi_fixtures';
 import type { MimiMeta } from './mimi_fixtures';
 
@@ -232,6 +233,37 @@ describe('mimi parity with transformers', () => {
       const distinct = new Set(exp.data.subarray(k * frames, (k + 1) * frames)).size;
       assert.ok(distinct >= 10, `codebook ${k} uses only ${distinct} codes`);
     }
+  });
+});
+
+describe('mimi as the codec of CSM', () => {
+  test('fromPretrained on a CSM checkpoint: codec_config and "codec_model." weights', async () => {
+    const csm = await MimiModel.fromPretrained(join(FIXTURE_DIR, '..', 'csm'), { prefix: 'codec_model.' });
+    try {
+      assert.equal(csm.config.numQuantizers, 8);
+      const codes = await csm.encode(await input('exact'));
+      assert.deepEqual(codes.shape, [8, 2]);
+      assert.ok(codes.data.every((v) => v >= 0 && v < 64));
+    } finally {
+      csm.dispose();
+    }
+  });
+
+  test('asAudioCodec: frame-major codes, the same values as encode/decode', async () => {
+    const codec: AudioCodec = model.asAudioCodec(5);
+    assert.equal(codec.sampleRate, 24000);
+    assert.equal(codec.frameSamples, 1920);
+    assert.equal(codec.numCodebooks, 5);
+    const x = await input('noise');
+    const frames = await codec.encode(x);
+    const exp = await i32(ck, 'noise.codes_q8'); // the first 5 rows are the 5-codebook codes
+    const T = exp.shape[1];
+    assert.equal(frames.length, T);
+    frames.forEach((f, t) => assert.deepEqual(f, [0, 1, 2, 3, 4].map((k) => exp.data[k * T + t]), `frame ${t}`));
+    const audio = await codec.decode(frames);
+    assert.deepEqual(audio, await model.decode({ data: exp.data.slice(0, 5 * T), shape: [5, T] }));
+    assert.throws(() => model.asAudioCodec(9), /from 1 to 8, got 9/);
+    await assert.rejects(codec.decode([[1, 2, 3, 4, 5], [1, 2]]), /frame 1 has 2 codebooks/);
   });
 });
 
