@@ -5,50 +5,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Checkpoint } from '../../../src/weights/checkpoint';
 import { CsmForConditionalGeneration } from '../../../src/models/csm';
 import { loadPeftAdapter } from '../../../src/lora';
 import { maskedRelError, relError, tensorsLeaked } from '../llama_fixtures';
+import { CSM_DIR, loadExpected, rowCodes } from './csm_fixtures';
+import type { CsmExpected, LossRecord } from './csm_fixtures';
 
-export const CSM_DIR = join(__dirname, '..', '..', 'fixtures', 'csm');
 const LOGITS_TOL = 1e-4;
 const LOSS_TOL = 1e-5;
-
-export interface TrainCase {
-  input_ids: number[][];
-  attention_mask: number[][];
-  codes: number[][][];
-  labels_processor: number[][];
-  labels_fixed: number[][];
-  fixed_101: number[][];
-  turns: { speaker: number; text: string; samples: number | null }[][];
-}
-interface LossRecord { loss: number; backbone_loss: number; depth_decoder_loss: number }
-export interface CsmExpected {
-  train: TrainCase;
-  loss_full: LossRecord;
-  loss_fixed: LossRecord;
-  lora_loss_fixed: LossRecord;
-  ttslab_adapter_loss_fixed: number;
-  adapter_keys: string[];
-  generation: Record<string, {
-    input_ids: number[][]; attention_mask: number[][]; codes: number[][][]; frames: number[][][]; matches_manual: boolean;
-    turns: { speaker: number; text: string; samples: number | null }[][];
-  }>;
-}
-
-export function loadExpected(): CsmExpected {
-  return JSON.parse(readFileSync(join(CSM_DIR, 'expected.json'), 'utf8')) as CsmExpected;
-}
-
-/** Per row, the codes of its audio segments in order (the fixture lists segments over the batch). */
-export function rowCodes(turns: { samples: number | null }[][], segments: number[][][]): number[][][] {
-  let s = 0;
-  return turns.map((row) => row.flatMap((t) => (t.samples ? segments[s++] : [])));
-}
 
 before(async () => {
   await tf.setBackend('cpu');
