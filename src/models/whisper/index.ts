@@ -2,3 +2,4 @@
 export * from './config';
 export * from './feature_extraction';
 export * from './modeling';
+export * from './decoding';
