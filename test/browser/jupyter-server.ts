@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { isolatedJupyterEnv } from '../helpers/jupyter';
+
 const root = resolve(__dirname, '..', '..');
 
 export interface JupyterServer {
@@ -31,7 +33,7 @@ export function freePort(): Promise<number> {
 
 export async function startJupyter(notebookDir: string): Promise<JupyterServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ttslab-browser-'));
-  const env = { ...process.env, JUPYTER_DATA_DIR: join(dir, 'data'), JUPYTER_RUNTIME_DIR: join(dir, 'runtime'), JUPYTER_CONFIG_DIR: join(dir, 'config') };
+  const env = isolatedJupyterEnv(dir);
   const reg = spawnSync(process.execPath, [join(root, 'kernel-setup', 'kernel.mjs')], { encoding: 'utf8', env });
   if (reg.status !== 0) throw new Error(`kernel registration failed: ${reg.stderr}`);
   const lab = spawnSync('jupyter', ['lab', '--version'], { encoding: 'utf8', env });

@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { isolatedJupyterEnv } from '../helpers/jupyter';
+
 const root = resolve(__dirname, '..', '..');
 const script = join(root, 'kernel-setup', 'kernel.mjs');
 
@@ -22,12 +24,12 @@ function kernelspecs(env: NodeJS.ProcessEnv): Record<string, { resource_dir: str
 
 test('kernel: registers, is idempotent, and uninstalls', () => {
   const data = mkdtempSync(join(tmpdir(), 'ttslab-jupyter-'));
-  const env = { ...process.env, JUPYTER_DATA_DIR: data };
+  const env = isolatedJupyterEnv(data);
   try {
     const first = run([], env);
     assert.equal(first.status, 0, first.stderr);
     assert.match(first.stdout, /Registered Jupyter kernel "TypeScript \(ttslab\)"/);
-    const spec = JSON.parse(readFileSync(join(data, 'kernels', 'ttslab', 'kernel.json'), 'utf8'));
+    const spec = JSON.parse(readFileSync(join(data, 'data', 'kernels', 'ttslab', 'kernel.json'), 'utf8'));
     assert.equal(spec.display_name, 'TypeScript (ttslab)');
     assert.equal(spec.argv[0], process.execPath, 'runs the node that ran the setup');
     assert.equal(spec.argv[1], join(root, 'node_modules', 'tslab', 'bin', 'tslab'), "runs the project's pinned tslab");
@@ -37,7 +39,7 @@ test('kernel: registers, is idempotent, and uninstalls', () => {
 
     const second = run([], env);
     assert.equal(second.status, 0, second.stderr);
-    assert.deepEqual(readdirSync(join(data, 'kernels')), ['ttslab'], 'running twice leaves one kernel');
+    assert.deepEqual(readdirSync(join(data, 'data', 'kernels')), ['ttslab'], 'running twice leaves one kernel');
 
     const un = run(['--uninstall'], env);
     assert.equal(un.status, 0, un.stderr);

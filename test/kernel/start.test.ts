@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { freePort } from '../browser/jupyter-server';
+import { isolatedJupyterEnv } from '../helpers/jupyter';
 
 const root = resolve(__dirname, '..', '..');
 
@@ -15,7 +16,7 @@ test('npm start serves notebooks/ with the ttslab kernel available', async () =>
   const data = mkdtempSync(join(tmpdir(), 'ttslab-start-'));
   const port = await freePort();
   const child = spawn(process.execPath, [join(root, 'scripts', 'start.mjs'), '--no-browser', '--ip=127.0.0.1', `--port=${port}`, '--port-retries=0'], {
-    env: { ...process.env, JUPYTER_DATA_DIR: data, JUPYTER_RUNTIME_DIR: join(data, 'runtime'), JUPYTER_CONFIG_DIR: join(data, 'config') },
+    env: isolatedJupyterEnv(data),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

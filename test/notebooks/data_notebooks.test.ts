@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readParquet } from '../../src/data';
 import { readTranscript } from '../../src/transcript';
+import { isolatedJupyterEnv } from '../helpers/jupyter';
 
 const root = resolve(__dirname, '..', '..');
 let data = '';
@@ -15,7 +16,7 @@ let env: NodeJS.ProcessEnv = {};
 
 before(() => {
   data = mkdtempSync(join(tmpdir(), 'ttslab-nbdata-'));
-  env = { ...process.env, JUPYTER_DATA_DIR: data, TTSLAB_RUNS_DIR: join(data, 'runs'), TTSLAB_WORKDIR: join(data, 'work') };
+  env = isolatedJupyterEnv(data, { TTSLAB_RUNS_DIR: join(data, 'runs'), TTSLAB_WORKDIR: join(data, 'work') });
   const r = spawnSync(process.execPath, [join(root, 'kernel-setup', 'kernel.mjs')], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
 });

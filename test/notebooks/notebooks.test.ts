@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { isolatedJupyterEnv } from '../helpers/jupyter';
+
 const root = resolve(__dirname, '..', '..');
 let data = '';
 let env: NodeJS.ProcessEnv = {};
@@ -24,7 +26,7 @@ const joined = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(
 
 before(() => {
   data = mkdtempSync(join(tmpdir(), 'ttslab-nbtest-'));
-  env = { ...process.env, JUPYTER_DATA_DIR: data, TTSLAB_RUNS_DIR: join(data, 'runs') };
+  env = isolatedJupyterEnv(data, { TTSLAB_RUNS_DIR: join(data, 'runs') });
   const r = spawnSync(process.execPath, [join(root, 'kernel-setup', 'kernel.mjs')], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
 });
