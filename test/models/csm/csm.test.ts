@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Checkpoint } from '../../../src/weights/checkpoint';
 import { CsmForConditionalGeneration } from '../../../src/models/csm';
-import { loadPeftAdapter } from '../../../src/lora';
+import { applyLora, loadPeftAdapter, loraValueAndGrads } from '../../../src/lora';
 import { maskedRelError, relError, tensorsLeaked } from '../llama_fixtures';
 import { CSM_DIR, loadExpected, rowCodes } from './csm_fixtures';
 import type { CsmExpected, LossRecord } from './csm_fixtures';
@@ -93,6 +93,29 @@ describe('csm parity', () => {
       assert.equal(adapter.modules.size, 14);
       assert.ok(adapter.modules.has('lm_head') && adapter.modules.has('depth_decoder.model.inputs_embeds_projector'));
       await check('fixed', 'ttslab_adapter_', exp.ttslab_adapter_loss_fixed);
+    } finally {
+      adapter.unload();
+    }
+  });
+
+  test('LoRA training step: gradients reach backbone and depth-decoder adapters, nothing leaks', async () => {
+    const adapter = applyLora(model, { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'], useRslora: false, seed: 1 });
+    try {
+      const leaked = await tensorsLeaked(async () => {
+        const { value, grads } = loraValueAndGrads(adapter, () => model.loss({ ...input(), labels: exp.train.labels_fixed }));
+        assert.ok(Math.abs((await value.data())[0] - exp.loss_fixed.loss) <= LOSS_TOL); // B = 0: the base loss
+        const norm = async (k: string) => {
+          const t = tf.tidy(() => grads.get(k)!.abs().sum());
+          const v = (await t.data())[0];
+          t.dispose();
+          return v;
+        };
+        assert.ok(await norm('base_model.model.backbone_model.layers.0.self_attn.q_proj.lora_B.weight') > 0);
+        assert.ok(await norm('base_model.model.depth_decoder.model.layers.1.mlp.down_proj.lora_B.weight') > 0);
+        value.dispose();
+        for (const g of grads.values()) g.dispose();
+      });
+      assert.equal(leaked, 0);
     } finally {
       adapter.unload();
     }
