@@ -38,3 +38,6 @@ export * from './lora';
 
 // Sampling and generation.
 export * from './generate';
+
+// The training loop (05): TrainConfig, AdamW (32- and 8-bit), schedules, checkpoints, resume, live plots.
+export * from './train';
