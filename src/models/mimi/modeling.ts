@@ -50,13 +50,18 @@ export const MIMI_IGNORED_KEYS: RegExp[] = [/\.codebook\.initialized$/, /\.rotar
 class WeightReader {
   readonly used = new Set<string>();
   private readonly owned: { dispose(): void }[] = [];
+  private seed: number;
   constructor(
-    readonly source: WeightSource,
+    /** A checkpoint, or `{ randomSeed }` for seeded random weights of the right shapes. */
+    readonly source: WeightSource | { randomSeed: number },
     readonly prefix: string,
-  ) {}
+  ) {
+    this.seed = 'randomSeed' in source ? source.randomSeed : 0;
+  }
 
   async get(name: string, shape: number[]): Promise<tf.Tensor> {
     const full = this.prefix + name;
+    if ('randomSeed' in this.source) return this.own(this.random(name, shape));
     if (!this.source.has(full)) throw new Error(`Mimi checkpoint has no tensor ${full}`);
     const { shape: got, data } = await this.source.getF32(full);
     if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
@@ -64,6 +69,18 @@ class WeightReader {
     }
     this.used.add(full);
     return this.own(tf.tensor(data, shape));
+  }
+
+  /**
+   * Random weights that keep activations in range: convs and linears N(0, 1/fan_in),
+   * LayerNorm at identity, layer scales 0.01 (the reference init), codebooks N(0, 1).
+   */
+  private random(name: string, shape: number[]): tf.Tensor {
+    if (/layernorm\.weight$|cluster_usage$/.test(name)) return tf.ones(shape);
+    if (/layernorm\.bias$|conv\.bias$/.test(name)) return tf.zeros(shape);
+    if (/layer_scale\.scale$/.test(name)) return tf.fill(shape, 0.01);
+    const fanIn = /embed_sum$/.test(name) ? 1 : shape.slice(1).reduce((a, b) => a * b, 1);
+    return tf.randomNormal(shape, 0, 1 / Math.sqrt(fanIn), 'float32', this.seed++);
   }
 
   own<T extends { dispose(): void }>(x: T): T {
@@ -79,6 +96,7 @@ class WeightReader {
 
   /** Throws listing every checkpoint tensor under the prefix that no module read. */
   assertAllUsed(): void {
+    if ('randomSeed' in this.source) return;
     const unused = this.source
       .keys()
       .filter((k) => k.startsWith(this.prefix) && !this.used.has(k) && !MIMI_IGNORED_KEYS.some((re) => re.test(k)));
@@ -669,8 +687,16 @@ export class MimiModel {
    * MIMI_IGNORED_KEYS (listed in the error otherwise).
    */
   static async fromWeights(source: WeightSource, config: MimiConfig, options: MimiLoadOptions = {}): Promise<MimiModel> {
+    return MimiModel.build(new WeightReader(source, options.prefix ?? ''), config);
+  }
+
+  /** Seeded random weights of `config`'s shapes (tests and benchmarks; codes are meaningless). */
+  static async random(config: MimiConfig, seed = 0): Promise<MimiModel> {
+    return MimiModel.build(new WeightReader({ randomSeed: seed }, ''), config);
+  }
+
+  private static async build(w: WeightReader, config: MimiConfig): Promise<MimiModel> {
     validateMimiConfig(config);
-    const w = new WeightReader(source, options.prefix ?? '');
     const c = config;
     try {
       const encoder = await SeanetStack.loadEncoder(w, c);

@@ -139,6 +139,18 @@ describe('mimi weights', () => {
     assert.equal(tf.memory().numTensors, before);
   });
 
+  test('random weights (benchmarks): seeded, the shapes of the config, usable', async () => {
+    const c = mimiConfigFromHf(hfConfig);
+    const [a, b] = [await MimiModel.random(c, 3), await MimiModel.random(c, 3)];
+    const x = await input('exact');
+    const [ca, cb] = [await a.encode(x), await b.encode(x)];
+    assert.deepEqual(ca.shape, [8, 2]);
+    assert.deepEqual(ca.data, cb.data);
+    assert.equal((await a.decode(ca)).length, 3840);
+    a.dispose();
+    b.dispose();
+  });
+
   test('the codec inside a larger checkpoint loads by prefix (CSM: "codec_model.")', async () => {
     const w = await memoryCopy((m) => m.set('backbone.norm.weight', { shape: [2], data: new Float32Array(2) }), 'codec_model.');
     const m = await MimiModel.fromWeights(w, config, { prefix: 'codec_model.' });
