@@ -41,3 +41,9 @@ export * from './generate';
 
 // The training loop (05): TrainConfig, AdamW (32- and 8-bit), schedules, checkpoints, resume, live plots.
 export * from './train';
+
+// Sesame CSM: backbone + depth decoder, processor, generation with a cloning context.
+// The whole module as `csm`; its main classes by name too.
+export * as csm from './models/csm';
+export { CsmForConditionalGeneration, CsmProcessor, generateFrames } from './models/csm';
+export type { CsmConfig, CsmTurn, CsmGenerateOptions, CsmGenerateOutput } from './models/csm';
