@@ -291,7 +291,7 @@ describe('mimi long audio: streamed in chunks, same as one pass', () => {
     }
   });
 
-  test('a long clip (speech x 4 = 12.9 s, 4x the attention window) encodes the same in 1 or 10-frame chunks', async () => {
+  test('a long clip (speech x 4 = 12.9 s, 27x the 0.48 s attention window) encodes the same in one chunk or 10-frame chunks', async () => {
     const s = await input('speech');
     const long = new Float32Array(s.length * 4);
     for (let i = 0; i < 4; i++) long.set(s, i * s.length);
