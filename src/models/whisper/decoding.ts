@@ -271,7 +271,7 @@ export function dynamicTimeWarping(matrix: Float64Array[]): { textIndices: numbe
  * Token timestamps from alignment-head cross-attention `[heads][rows][frames]` (rows = every
  * decoder position fed, prompt included), as transformers' `_extract_token_timestamps`:
  * crop to numFrames / 2, normalise each head over the rows, median filter, mean over heads,
- * DTW on the negated matrix; position p + 1 gets the time where row p's path starts.
+ * DTW on the negated matrix; position p gets the time where row p's path starts.
  * Returns rows + 1 values in seconds.
  */
 export function extractTokenTimestamps(weights: Float32Array[][], medianWidth: number, numFrames?: number): number[] {
@@ -303,10 +303,14 @@ export function extractTokenTimestamps(weights: Float32Array[][], medianWidth: n
     avg.push(r);
   }
   const { textIndices, timeIndices } = dynamicTimeWarping(avg);
-  const out = [0];
+  const out: number[] = [];
   for (let k = 0; k < textIndices.length; k++) {
     if (k === 0 || textIndices[k] !== textIndices[k - 1]) out.push(Math.fround(timeIndices[k]! * TIME_PRECISION));
   }
+  // transformers 5.17 gives position p the time of row p (checked on the fixture: one
+  // position earlier than the `timestamps[:, 1:] = jump_times` of 4.x); the last position,
+  // never fed to the decoder, repeats the last time.
+  out.push(out[out.length - 1] ?? 0);
   return out;
 }
 
@@ -485,7 +489,7 @@ export async function generate(model: WhisperForConditionalGeneration, mel: LogM
       const seq = generated[generated.length - 1] === g.eosTokenId ? generated.slice(0, -1) : generated;
       let tokenTimestamps: number[] | undefined;
       if (result!.alignment) {
-        tokenTimestamps = extractTokenTimestamps(result!.alignment, model.config.medianFilterWidth, seek === 0 ? options.numFrames : options.numFrames);
+        tokenTimestamps = extractTokenTimestamps(result!.alignment, model.config.medianFilterWidth, options.numFrames);
       }
       windows.push({ seek, decoderInputIds: prompt, generated, temperature, avgLogprob, noSpeechProb: result!.noSpeechProb, skipped: skip,
         ...(tokenTimestamps ? { tokenTimestamps } : {}) });
@@ -523,7 +527,7 @@ export function retrieveSegments(seq: number[], tsBegin: number, timeOffset: num
     const slices = [...pairs];
     if (singleEnding) slices.push(n);
     else slices[slices.length - 1]! += 1;
-    const segs = [];
+    const segs: Omit<RawSegment, 'avgLogprob' | 'compressionRatio' | 'noSpeechProb' | 'temperature'>[] = [];
     let last = 0;
     slices.forEach((cur, i) => {
       const isLast = i === slices.length - 1;

@@ -3,3 +3,4 @@ export * from './config';
 export * from './feature_extraction';
 export * from './modeling';
 export * from './decoding';
+export * from './transcribe';

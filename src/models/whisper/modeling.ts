@@ -473,11 +473,13 @@ export class WhisperForConditionalGeneration {
   /** Computes every layer's cross-attention keys/values of `encoderOutput` into `cache` (replacing any). */
   setEncoderOutput(cache: WhisperCache, encoderOutput: tf.Tensor3D): void {
     cache.dispose();
-    cache.cross = this.decoder.layers.map((l) => tf.keep(l.encoder_attn.keysValues(encoderOutput)));
-    for (const c of cache.cross) {
+    // keep(): a tidy around the caller must not free the cache's tensors.
+    const cross = this.decoder.layers.map((l) => l.encoder_attn.keysValues(encoderOutput));
+    for (const c of cross) {
       tf.keep(c.k);
       tf.keep(c.v);
     }
+    cache.cross = cross;
   }
 
   /** Decoder step(s); see `WhisperDecoder.apply`. Tensors returned are the caller's. */

@@ -97,4 +97,22 @@ describe('whisper generate parity', () => {
     assertSameRun('long_no_speech', got, e.runs.long_no_speech!);
     assert.ok(got.windows.some((w) => w.skipped), 'no window was skipped');
   });
+
+  // Long-form token timestamps (transformers' long_token_timestamps run) do not match yet: see issue 6 notes.
+  for (const [name, numFrames] of [['short_token_timestamps', loadExpected().short_samples / 160]] as const) {
+    test(`${name}: token timestamps from cross-attention DTW within 0.02 s of transformers`, async () => {
+      const e = loadExpected();
+      const want = e.runs[name]!;
+      const mel = name.startsWith('short') ? shortMel : longMel;
+      const got = await generate(model, mel, { ...BASE, tokenTimestamps: true, numFrames: numFrames === undefined ? undefined : Math.floor(numFrames) });
+      assertSameRun(name, got, want);
+      let worst = 0;
+      got.segments.forEach((s, i) => {
+        const w = want.segments![0]![i]!.token_timestamps!;
+        assert.equal(s.tokenTimestamps!.length, w.length, `segment ${i} timestamps count`);
+        s.tokenTimestamps!.forEach((t, k) => { worst = Math.max(worst, Math.abs(t - w[k]!)); });
+      });
+      assert.ok(worst <= 0.02 + 1e-6, `${name}: worst token time difference ${worst} s`);
+    });
+  }
 });

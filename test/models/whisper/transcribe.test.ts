@@ -1,0 +1,93 @@
+/**
+ * transcribe(): openai-whisper-style JSON from a file or samples (segments as transformers'
+ * generate cuts them on the fixture model), word times, and the boundary cases: audio
+ * shorter than 0.1 s, a wrong sample rate, non-finite samples (clear errors) and silence
+ * (an empty transcript with a warning).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { TextTokenizer } from '../../../src/tokenizer/tokenizer';
+import { WhisperForConditionalGeneration, transcribe } from '../../../src/models/whisper';
+import type { TranscribeOptions } from '../../../src/models/whisper';
+import { FIXTURE_DIR, loadExpected, readWavF32 } from './helpers';
+
+let model: WhisperForConditionalGeneration;
+let tokenizer: TextTokenizer;
+let opts: TranscribeOptions;
+
+before(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+  model = await WhisperForConditionalGeneration.fromPretrained(FIXTURE_DIR);
+  tokenizer = await TextTokenizer.fromDir(FIXTURE_DIR);
+  // transformers' settings of the fixture's `short` run: greedy, no fallback, no conditioning.
+  opts = {
+    model, tokenizer, language: 'en', temperature: [0], compressionRatioThreshold: null, logprobThreshold: null,
+    noSpeechThreshold: null, conditionOnPreviousText: false, maxNewTokens: loadExpected().max_new_tokens, progress: 'none',
+  };
+});
+after(() => model.dispose());
+
+describe('whisper transcribe', () => {
+  test('a WAV file gives openai-whisper JSON with transformers\' segments', async () => {
+    const want = loadExpected().runs.short!.segments![0]!;
+    const before = tf.memory().numTensors;
+    const out = await transcribe(join(FIXTURE_DIR, 'short.wav'), opts);
+    assert.equal(tf.memory().numTensors, before, 'transcribe leaked tensors');
+    assert.equal(out.language, 'en');
+    // Segments whose text is empty (timestamps only) are dropped, as openai-whisper does.
+    const kept = want.filter((s) => s.tokens.some((t) => t < loadExpected().ids.eot));
+    assert.equal(out.segments.length, kept.length);
+    out.segments.forEach((s, i) => {
+      assert.equal(s.id, i);
+      assert.deepEqual(s.tokens, kept[i]!.tokens);
+      assert.ok(Math.abs(s.start - kept[i]!.start) < 1e-3, `start ${s.start} vs ${kept[i]!.start}`);
+      assert.equal(s.text, tokenizer.decode(kept[i]!.tokens.filter((t) => t < loadExpected().ids.eot)));
+      for (const k of ['avg_logprob', 'compression_ratio', 'no_speech_prob', 'temperature'] as const) assert.equal(typeof s[k], 'number', k);
+    });
+    assert.equal(out.text, out.segments.map((s) => s.text).join(''));
+  });
+
+  test('samples give the same transcript as the file; word times come with wordTimestamps', async () => {
+    const fromFile = await transcribe(join(FIXTURE_DIR, 'short.wav'), opts);
+    const fromSamples = await transcribe(readWavF32('short.wav'), { ...opts, wordTimestamps: true });
+    assert.deepEqual(fromSamples.segments.map((s) => s.tokens), fromFile.segments.map((s) => s.tokens));
+    for (const s of fromSamples.segments) {
+      assert.ok(s.words && s.words.length > 0, 'no words');
+      assert.equal(s.words.map((w) => w.word).join(''), s.text);
+      for (const w of s.words) assert.ok(w.start <= w.end, `word ${JSON.stringify(w)}`);
+    }
+  });
+
+  test('audio shorter than 0.1 s is a clear error', async () => {
+    await assert.rejects(transcribe(new Float32Array(1000).fill(0.1), opts), /1000 samples \(0\.063 s\) is too short.*at least 0\.1 s/);
+  });
+
+  test('a sample rate other than 16 kHz is refused with the rate', async () => {
+    await assert.rejects(transcribe(readWavF32('short.wav'), { ...opts, sampleRate: 44100 }), /needs 16000 Hz audio, got 44100 Hz/);
+  });
+
+  test('non-finite samples are refused', async () => {
+    const x = readWavF32('short.wav');
+    x[500] = Number.NaN;
+    await assert.rejects(transcribe(x, opts), /sample 500 is NaN/);
+  });
+
+  test('silence gives an empty transcript with a warning, not a crash', async () => {
+    const warn = console.warn;
+    const seen: string[] = [];
+    console.warn = (m: string) => { seen.push(m); };
+    try {
+      const out = await transcribe(new Float32Array(16000 * 3), opts);
+      assert.deepEqual(out.segments, []);
+      assert.equal(out.text, '');
+      assert.match(out.warnings![0]!, /silent/);
+      assert.equal(seen.length, 1);
+    } finally {
+      console.warn = warn;
+    }
+  });
+});
