@@ -5,7 +5,7 @@ export {
 } from './config';
 export type { MimiConfig } from './config';
 export {
-  MimiModel, MimiResnetBlock, SeanetStack, MimiTransformer, MimiTransformerLayer, WindowedKVCache, MimiCodebook,
+  MimiModel, MimiLinear, MimiResnetBlock, SeanetStack, MimiTransformer, MimiTransformerLayer, WindowedKVCache, MimiCodebook,
   MimiResidualVectorQuantizer, MimiSplitResidualVectorQuantizer, MIMI_IGNORED_KEYS, slidingWindowMask, disposeEncodeState,
 } from './modeling';
 export type {
