@@ -31,9 +31,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startJupyter(notebookDir: string): Promise<JupyterServer> {
+export async function startJupyter(notebookDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<JupyterServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ttslab-browser-'));
-  const env = isolatedJupyterEnv(dir);
+  const env = isolatedJupyterEnv(dir, extraEnv);
   const reg = spawnSync(process.execPath, [join(root, 'kernel-setup', 'kernel.mjs')], { encoding: 'utf8', env });
   if (reg.status !== 0) throw new Error(`kernel registration failed: ${reg.stderr}`);
   const lab = spawnSync('jupyter', ['lab', '--version'], { encoding: 'utf8', env });

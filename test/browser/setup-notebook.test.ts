@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { runAllCells } from './classic';
 import { CHROMIUM_ARGS, startJupyter } from './jupyter-server';
 // @ts-expect-error: plain ES module without types
 import { findNbclientPython } from '../../scripts/jupyter-env.mjs';
@@ -15,20 +16,6 @@ import { findNbclientPython } from '../../scripts/jupyter-env.mjs';
 const root = resolve(__dirname, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
 const artifacts = join(root, 'runs', 'browser');
-
-async function runAllClassic(page: Page): Promise<void> {
-  await page.waitForFunction(() => {
-    const J = (window as unknown as { Jupyter?: { notebook?: { kernel?: { is_connected(): boolean } } } }).Jupyter;
-    return J?.notebook?.kernel?.is_connected?.() === true;
-  }, null, { timeout: 60_000 });
-  // Cell > Run All, as a person would.
-  await page.click('#celllink');
-  await page.click('#run_all_cells');
-  await page.waitForFunction(() => {
-    const cells = [...document.querySelectorAll('.cell.code_cell .input_prompt')];
-    return cells.length > 0 && cells.every((c) => /\[\d+\]/.test(c.textContent ?? ''));
-  }, null, { timeout: 180_000 });
-}
 
 test('00_setup in the browser: plot drawn, audio decodes, figure survives reopening', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install chromium)` }, async () => {
   // Inside the checkout, as notebooks/ is: the kernel resolves 'ttslab' through the
@@ -45,7 +32,7 @@ test('00_setup in the browser: plot drawn, audio decodes, figure survives reopen
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${server.url}/notebooks/00_setup.ipynb?token=${server.token}`);
-    await runAllClassic(page);
+    await runAllCells(page);
 
     assert.equal(await page.locator('.output_error, .output_stderr').count(), 0, 'no error outputs');
     // plotly.js replaced the static image with its SVG.

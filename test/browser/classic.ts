@@ -1,0 +1,48 @@
+// Driving the classic Jupyter Notebook UI as a person does, and reading what it shows.
+import type { Page } from 'playwright-core';
+
+/** Waits for the kernel, clicks Cell > Run All, and waits until every cell has run or one failed. */
+export async function runAllCells(page: Page, timeoutMs = 600_000): Promise<void> {
+  await page.waitForFunction(() => {
+    const J = (window as unknown as { Jupyter?: { notebook?: { kernel?: { is_connected(): boolean } } } }).Jupyter;
+    return J?.notebook?.kernel?.is_connected?.() === true;
+  }, null, { timeout: 60_000 });
+  await page.click('#celllink');
+  await page.click('#run_all_cells');
+  // Done when the kernel is idle and no cell waits ([*]); a failed cell stops the rest,
+  // which then keep an empty prompt.
+  await page.waitForFunction(() => {
+    const prompts = [...document.querySelectorAll('.cell.code_cell .input_prompt')].map((c) => c.textContent ?? '');
+    const idle = document.querySelector('#kernel_indicator_icon')?.classList.contains('kernel_idle_icon');
+    const ran = prompts.every((p) => /\[\d+\]/.test(p));
+    const failed = document.querySelector('.output_error, .output_stderr') !== null && !prompts.some((p) => p.includes('[*]'));
+    return idle && (ran || failed);
+  }, null, { timeout: timeoutMs, polling: 500 });
+}
+
+/** Text of error outputs (tslab reports errors on stderr), empty when the run was clean. */
+export async function errorOutputs(page: Page): Promise<string[]> {
+  return page.$$eval('.output_error, .output_stderr', (els) => els.map((e) => (e.textContent ?? '').trim().slice(0, 500)));
+}
+
+/** Durations (s) of every `showAudio` player, once the browser has decoded each WAV. */
+export async function audioDurations(page: Page): Promise<number[]> {
+  return page.$$eval('.ttslab-audio audio', (els) =>
+    Promise.all(
+      els.map((el) => {
+        const a = el as HTMLAudioElement;
+        if (a.readyState >= 1) return a.duration;
+        return new Promise<number>((res) => {
+          a.addEventListener('loadedmetadata', () => res(a.duration));
+          a.addEventListener('error', () => res(Number.NaN));
+          a.load();
+        });
+      }),
+    ),
+  );
+}
+
+/** For every `showPlot` output: whether plotly.js drew it (an SVG in the page). */
+export async function plotsDrawn(page: Page): Promise<boolean[]> {
+  return page.$$eval('.ttslab-plot', (els) => els.map((e) => e.querySelector('.main-svg') !== null));
+}
