@@ -47,3 +47,8 @@ export * from './train';
 export * as csm from './models/csm';
 export { CsmForConditionalGeneration, CsmProcessor, generateFrames } from './models/csm';
 export type { CsmConfig, CsmTurn, CsmGenerateOptions, CsmGenerateOutput } from './models/csm';
+
+// Mimi codec (CSM's): audio at 24 kHz <-> codes [codebooks, frames] at 12.5 Hz.
+export * as mimi from './models/mimi';
+export { MimiModel, mimiConfigFromHf, MIMI_DEFAULT_CONFIG } from './models/mimi';
+export type { MimiConfig, MimiCodes, MimiEncodeOptions, MimiDecodeOptions, MimiAudioCodec } from './models/mimi';

@@ -7,3 +7,7 @@ export type { RopeScaling } from './rotary';
 export { Attention, KVCache, MASK_VALUE, causalMask, positionIdsFromMask } from './attention';
 export type { AttentionContext, AttentionShape } from './attention';
 export { SwiGLU } from './mlp';
+export { LayerNorm } from './layernorm';
+export { gelu } from './activations';
+export { CausalConv1d, CausalConvTranspose1d } from './conv';
+export type { CausalPadMode, ConvStreamState, ConvTransposeStreamState } from './conv';
