@@ -1,33 +1,34 @@
-/** LayerNorm (Ba et al. 2016) as torch.nn.LayerNorm with an elementwise affine (Whisper, Mimi). */
+/** LayerNorm (Ba et al. 2016) as torch.nn.LayerNorm over the last axis, with weight and bias. */
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis, with the biased
- * variance as torch computes it. Owns weight and bias: `dispose()` frees them.
+ * y = (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance over the last
+ * axis (torch.nn.LayerNorm, elementwise_affine=True). Owns its weight and bias.
  */
 export class LayerNorm {
   constructor(
     /** `[hidden]` */
     public weight: tf.Tensor1D,
-    /** `[hidden]` */
-    public bias: tf.Tensor1D,
-    readonly eps = 1e-5,
+    /** `[hidden]`, or null (torch's `bias=False`) */
+    public bias: tf.Tensor1D | null,
+    readonly eps: number,
   ) {
-    if (weight.shape[0] !== bias.shape[0]) throw new Error(`LayerNorm weight [${weight.shape}] and bias [${bias.shape}] differ`);
+    if (bias && bias.shape[0] !== weight.shape[0]) {
+      throw new Error(`LayerNorm bias has shape [${bias.shape}] but weight has [${weight.shape}]`);
+    }
   }
 
   /** `[..., hidden]` -> `[..., hidden]` */
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const mean = x.mean(-1, true); // [..., 1]
-      const centred = x.sub(mean);
-      const variance = centred.square().mean(-1, true);
-      return centred.mul(tf.rsqrt(variance.add(this.eps))).mul(this.weight).add(this.bias);
+      const { mean, variance } = tf.moments(x, -1, true); // [..., 1] each
+      const y = x.sub(mean).mul(tf.rsqrt(variance.add(this.eps))).mul(this.weight);
+      return this.bias ? y.add(this.bias) : y;
     });
   }
 
   dispose(): void {
     this.weight.dispose();
-    this.bias.dispose();
+    this.bias?.dispose();
   }
 }
