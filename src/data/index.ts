@@ -7,3 +7,4 @@ export {
   type DatasetRow, type AudioCell, type BuildOptions, type SplitOptions, type LoadOptions,
 } from './dataset';
 export { workspace, SAMPLE_TALK_DIR, type WorkArea } from './workspace';
+export { aq, clipFrame, clipSummary, FAST_CHARS_PER_SECOND, type ColumnTable } from './frame';

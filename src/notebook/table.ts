@@ -9,7 +9,7 @@ export type Cell = string | number | boolean | null | undefined | bigint | Date;
 export type Row = Record<string, Cell | unknown>;
 
 /** Anything with Arquero's `objects()` (a ColumnTable), or rows. */
-export type TableLike = readonly object[] | { objects(options?: object): Row[]; columnNames?(): string[] };
+export type TableLike = readonly object[] | { objects(options?: object): object[]; columnNames?(): string[] };
 
 export interface TableOptions {
   /** Shown above the table. */
