@@ -2,8 +2,9 @@
 // test/fixtures/mimi (transformers-parity-tested in test/models/mimi), 8 codebooks, on
 // slices of the flite speech clip shipped with it.
 import { test, before, after } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -242,4 +243,65 @@ test('codeHistogram counts per codebook over clips; figures and listenDecoded di
   } finally {
     setDisplaySink(null);
   }
+});
+
+// The child process of the SIGKILL test: it tokenizes the WAV files named in argv with the
+// Mimi fixture and kills itself (SIGKILL, no cleanup) half-way through writing the bytes of
+// its KILL_AT-th cache entry, the worst moment for the cache.
+const KILL_CHILD = `
+const fsp = require('node:fs/promises');
+const { readFileSync } = require('node:fs');
+const writeFile = fsp.writeFile;
+let writes = 0;
+fsp.writeFile = async (file, data, ...rest) => {
+  if (String(file).endsWith('.tmp') && ++writes === Number(process.env.KILL_AT)) {
+    await writeFile(file, data.subarray(0, data.length >> 1));
+    process.kill(process.pid, 'SIGKILL');
+    await new Promise(() => undefined);
+  }
+  return writeFile(file, data, ...rest);
+};
+(async () => {
+  const tf = require('@tensorflow/tfjs');
+  await tf.setBackend('cpu');
+  const { MimiModel } = require(${JSON.stringify(join(__dirname, '..', '..', 'src', 'models', 'mimi'))});
+  const { tokenizeDataset } = require(${JSON.stringify(join(__dirname, '..', '..', 'src', 'data', 'tokenize.ts'))});
+  const mimi = await MimiModel.fromPretrained(process.env.FIXTURE_DIR);
+  const codec = { ...mimi.asAudioCodec(8), id: 'mimi-tiny-fixture:8' };
+  const [cacheDir, ...files] = process.argv.slice(1);
+  const rows = files.map((f) => ({ audio: { bytes: readFileSync(f), path: f }, text: f }));
+  await tokenizeDataset(rows, codec, { cacheDir, progress: 'none', onNotice: () => undefined });
+  process.exit(0);
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+test('SIGKILL half-way through writing a cache entry leaves no entry for that clip; the rerun encodes only the missing clips', async () => {
+  const dir = join(tmp, 'kill');
+  const cacheDir = join(dir, 'cache');
+  mkdirSync(dir, { recursive: true });
+  const files = rows().map((r, i) => {
+    const f = join(dir, `clip${i}.wav`);
+    writeFileSync(f, r.audio.bytes);
+    return f;
+  });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', KILL_CHILD, cacheDir, ...files], {
+    cwd: join(__dirname, '..', '..'), env: { ...process.env, KILL_AT: '3', FIXTURE_DIR }, encoding: 'utf8',
+  });
+  assert.equal(child.signal, 'SIGKILL', `child should have killed itself: status ${child.status}, stderr ${child.stderr}`);
+  const left = allFiles(cacheDir);
+  const entries = left.filter((f) => f.endsWith('.codes'));
+  const temps = left.filter((f) => f.endsWith('.tmp'));
+  assert.equal(entries.length, 2, 'the two entries written before the kill are in place');
+  assert.equal(temps.length, 1, 'the half-written bytes are in a temporary file, never under an entry name');
+  assert.ok(statSync(temps[0]!).size > 0);
+  const c = codec();
+  const warnings: string[] = [];
+  const r = await tokenizeDataset(files.map((f) => ({ audio: { bytes: readFileSync(f), path: f }, text: f })), c, { cacheDir, progress: 'none', onNotice: (m) => warnings.push(m) });
+  assert.equal(r.summary.cacheHits, 2);
+  assert.equal(c.encodeCalls, 2, 'only the clip killed mid-write and the one after it');
+  assert.equal(r.summary.damagedEntries, 0, 'no entry is damaged: the kill hit the temporary file');
+  assert.ok(!warnings.some((w) => w.startsWith('warning:')), warnings.join('\n'));
+  // The codes match a run that was never killed.
+  const clean = await tokenizeDataset(rows(), codec(), { cacheDir: join(dir, 'clean'), progress: 'none', onNotice: () => undefined });
+  assert.deepEqual(r.clips.map((x) => x.codes), clean.clips.map((x) => x.codes));
 });
