@@ -22,7 +22,7 @@
  *   end-4 u32    crc32 of every byte before it
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { writeFileAtomic } from '../audio/files';
@@ -130,6 +130,45 @@ export function cacheEntryPath(cacheDir: string, codecId: string, audioSha256: s
   return join(codecCacheDir(cacheDir, codecId), audioSha256.slice(0, 2), `${audioSha256}.codes`);
 }
 
+/**
+ * Removes temporary files left in a codec's cache folder by a tokenizer that was killed
+ * mid-write (`.<entry>.<pid>.<hex>.tmp`, see src/audio/files.ts), when that pid no longer
+ * runs; a live writer's files are left alone. Returns how many were removed.
+ */
+export async function removeStaleTempFiles(codecDir: string): Promise<number> {
+  let removed = 0;
+  let subdirs: string[];
+  try {
+    subdirs = await readdir(codecDir);
+  } catch {
+    return 0;
+  }
+  for (const sub of subdirs) {
+    let names: string[];
+    try {
+      names = await readdir(join(codecDir, sub));
+    } catch {
+      continue; // not a folder
+    }
+    for (const name of names) {
+      const m = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      let alive = true;
+      try {
+        process.kill(pid, 0);
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+      }
+      if (!alive) {
+        await unlink(join(codecDir, sub, name)).catch(() => undefined);
+        removed++;
+      }
+    }
+  }
+  return removed;
+}
+
 /** Serialises codes and their provenance as a cache entry (layout in the file comment). */
 export function encodeCacheEntry(codes: Codes, numCodebooks: number, meta: { codecId: string; audioSha256: string; sourceSampleRate: number; sourceSamples: number; codecSampleRate: number }): Buffer {
   const id = Buffer.from(meta.codecId, 'utf8');
@@ -227,6 +266,8 @@ export async function tokenizeDataset(rows: readonly TokenizeRow[], codec: Audio
     codecId: codec.id, cacheDir: codecCacheDir(cacheDir, codec.id), clips: rows.length, frames: 0, seconds: 0,
     cacheHits: 0, cacheMisses: 0, damagedEntries: 0, resampled: [], mixedDown: 0, encodeSeconds: 0,
   };
+  const stale = await removeStaleTempFiles(summary.cacheDir);
+  if (stale > 0) notice(`removed ${stale} temporary file(s) left in ${summary.cacheDir} by an interrupted run`);
   const resampledFrom = new Map<number, number>();
   const clips: TokenizedClip[] = [];
   try {

@@ -301,6 +301,9 @@ test('SIGKILL half-way through writing a cache entry leaves no entry for that cl
   assert.equal(c.encodeCalls, 2, 'only the clip killed mid-write and the one after it');
   assert.equal(r.summary.damagedEntries, 0, 'no entry is damaged: the kill hit the temporary file');
   assert.ok(!warnings.some((w) => w.startsWith('warning:')), warnings.join('\n'));
+  // The killed process's temporary file is cleaned up (its pid no longer runs).
+  assert.ok(warnings.some((w) => /removed 1 temporary file\(s\) left in .* by an interrupted run/.test(w)), warnings.join('\n'));
+  assert.deepEqual(allFiles(cacheDir).filter((f) => f.endsWith('.tmp')), []);
   // The codes match a run that was never killed.
   const clean = await tokenizeDataset(rows(), codec(), { cacheDir: join(dir, 'clean'), progress: 'none', onNotice: () => undefined });
   assert.deepEqual(r.clips.map((x) => x.codes), clean.clips.map((x) => x.codes));
