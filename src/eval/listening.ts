@@ -9,6 +9,8 @@ import { join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../audio/files';
 import { encodeWav } from '../audio/wav';
 import { workspace } from '../data/workspace';
+import type { ContextTurn, TtsModel, TtsSampling } from '../models/types';
+import { ProgressBar, type ProgressOptions } from '../notebook/progress';
 
 /** Mono audio of one cell. */
 export interface EvalAudio {
@@ -219,4 +221,72 @@ export function metricMeans(comparison: ListeningComparison): { system: string; 
     }
     return { system: s.id, label: s.label, clips: cells.length, means };
   });
+}
+
+// -- generating the cells ------------------------------------------------------------------
+
+/** A system of the comparison: which model, and whether it gets the prompt's cloning context. */
+export interface ComparisonSystem {
+  /** The grid column (its id keys the cell). */
+  column: SystemColumn;
+  /** Only the codec and generate are used. */
+  model: Pick<TtsModel, 'codec' | 'generate'>;
+  /** Pass the prompt's `context` turns (voice cloning) or generate zero-shot. */
+  withContext: boolean;
+}
+
+/** What to say, and what the reference column and the cloning systems get. */
+export interface ComparisonPrompt {
+  text: string;
+  speaker: number;
+  /** The speaker's real recording of `text` (the reference column), when there is one. */
+  reference?: EvalAudio;
+  /** Earlier turns of the speaker (codes + text) for the `withContext` systems. */
+  context?: ContextTurn[];
+}
+
+export interface GenerateComparisonOptions {
+  sampling: TtsSampling;
+  /** Prompt i is generated with seed + i by every system, so systems differ by model and context only. */
+  seed: number;
+  maxNewFrames?: number;
+  /** The reference column's id (default "reference"). */
+  referenceSystem?: string;
+  /** Where notices go (an empty generation left out); default console.warn. */
+  onNotice?: (message: string) => void;
+  progress?: ProgressOptions['mode'];
+}
+
+/**
+ * Generates every (prompt, system) cell with a progress bar and decodes it with the
+ * system's codec; the result feeds `buildListeningComparison`. A generation of 0 frames
+ * leaves its cell empty, with a notice naming it.
+ */
+export async function generateComparison(prompts: readonly ComparisonPrompt[], systems: readonly ComparisonSystem[], options: GenerateComparisonOptions): Promise<ListeningPrompt[]> {
+  const refId = options.referenceSystem ?? 'reference';
+  const notice = options.onNotice ?? ((m: string) => console.warn(m));
+  const bar = new ProgressBar({ label: `generating ${prompts.length} prompts x ${systems.length} systems`, total: prompts.length * systems.length, mode: options.progress });
+  const out: ListeningPrompt[] = [];
+  try {
+    for (const [i, p] of prompts.entries()) {
+      const audio: Partial<Record<string, EvalAudio>> = {};
+      if (p.reference) audio[refId] = p.reference;
+      for (const s of systems) {
+        if (s.withContext && !p.context?.length) throw new Error(`prompt ${i}: system ${s.column.id} clones a voice but the prompt has no context turns`);
+        const codes = await s.model.generate({
+          text: p.text, speaker: p.speaker, context: s.withContext ? p.context : undefined,
+          sampling: options.sampling, seed: options.seed + i, maxNewFrames: options.maxNewFrames,
+        });
+        if (codes.length === 0) notice(`prompt ${i}, system ${s.column.id}: the model generated 0 frames; the cell is left empty`);
+        else audio[s.column.id] = { samples: await s.model.codec.decode(codes), sampleRate: s.model.codec.sampleRate };
+        bar.tick(1, `prompt ${i + 1}, ${s.column.label}`);
+      }
+      out.push({ text: p.text, speaker: p.speaker, audio });
+    }
+    bar.finish();
+  } catch (e) {
+    bar.finish(`failed: ${(e as Error).message}`);
+    throw e;
+  }
+  return out;
 }

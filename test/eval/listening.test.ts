@@ -6,8 +6,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeWav, resample } from '../../src/audio';
+import * as tf from '@tensorflow/tfjs';
+import { MimiModel } from '../../src/models/mimi';
+import type { AudioCodec, Codes, TtsGenerateRequest } from '../../src/models/types';
 import {
-  buildListeningComparison, listeningGridBundle, listeningGridHtml, metricMeans, showListeningGrid, spectrogramDb,
+  buildListeningComparison, generateComparison, listeningGridBundle, listeningGridHtml, metricMeans, showListeningGrid, spectrogramDb,
   type EvalAudio, type ListeningManifest, type ListeningPrompt, type Verifier,
 } from '../../src/eval';
 import { setDisplaySink, type MimeBundle } from '../../src/notebook/display';
@@ -173,4 +176,54 @@ test('errors name the prompt, system and value; nothing half-written is left', a
   const dir = join(runDir, 'listening');
   assert.ok(!existsSync(join(dir, 'manifest.json')), 'a failed comparison writes no manifest');
   assert.ok(!existsSync(dir) || readdirSync(dir).every((f) => f.endsWith('.wav')), 'no temporary files');
+});
+
+test('generateComparison: every (prompt, system) generated with seed + prompt index, context only for cloning systems, decoded by the real Mimi codec', async () => {
+  await tf.setBackend('cpu');
+  const mimi = await MimiModel.fromPretrained(join(__dirname, '..', 'fixtures', 'mimi'));
+  try {
+    const codec: AudioCodec = { ...mimi.asAudioCodec(8), id: 'mimi-tiny-fixture:8' };
+    const contextCodes = await codec.encode(speech.slice(0, 9600)); // 5 frames
+    const ownCodes = await codec.encode(speech.slice(9600, 28_800)); // 10 frames
+    // A test double for generate only (generateComparison uses nothing else of a TtsModel):
+    // it "clones" by returning the context's codes and otherwise returns its own clip's
+    // codes; it records every request so the test can check what each system was given.
+    const requests: { model: string; request: TtsGenerateRequest }[] = [];
+    const model = (name: string, empty = false) => ({
+      codec,
+      generate: async (request: TtsGenerateRequest): Promise<Codes> => {
+        requests.push({ model: name, request });
+        if (empty && request.text === 'two') return [];
+        return request.context?.length ? request.context.at(-1)!.codes : ownCodes;
+      },
+    });
+    const base = model('base');
+    const tuned = model('tuned', true);
+    const systems = [
+      { column: { id: 'base', label: 'base zero-shot' }, model: base, withContext: false },
+      { column: { id: 'finetuned+context', label: 'fine-tuned + context' }, model: tuned, withContext: true },
+    ];
+    const context = [{ codes: contextCodes, text: 'earlier', speaker: 0 }];
+    const notices: string[] = [];
+    const sampling = { doSample: true, temperature: 0.8, topK: 50, depthDecoder: { doSample: true, temperature: 0.6, topP: 0.9 } };
+    const lp = await generateComparison(
+      [{ text: 'one', speaker: 0, reference: clip(0, 4800), context }, { text: 'two', speaker: 0, context }],
+      systems, { sampling, seed: 100, maxNewFrames: 125, progress: 'none', onNotice: (m) => notices.push(m) },
+    );
+    assert.deepEqual(requests.map((r) => [r.model, r.request.text, r.request.seed, r.request.context?.length ?? 0]), [
+      ['base', 'one', 100, 0], ['tuned', 'one', 100, 1], ['base', 'two', 101, 0], ['tuned', 'two', 101, 1],
+    ]);
+    assert.ok(requests.every((r) => r.request.maxNewFrames === 125 && r.request.sampling === sampling));
+    assert.deepEqual(Object.keys(lp[0]!.audio).sort(), ['base', 'finetuned+context', 'reference']);
+    assert.deepEqual(lp[0]!.audio['finetuned+context']!.samples, await codec.decode(contextCodes), 'decoded by the system\'s codec');
+    assert.equal(lp[0]!.audio.base!.samples.length, 10 * 1920);
+    assert.equal(lp[0]!.audio.base!.sampleRate, 24_000);
+    assert.deepEqual(Object.keys(lp[1]!.audio), ['base'], 'no reference, and the empty generation is left out');
+    assert.deepEqual(notices, ['prompt 1, system finetuned+context: the model generated 0 frames; the cell is left empty']);
+    const c = await buildListeningComparison(lp, { runDir: join(tmp, 'generated'), systems: [{ id: 'reference', label: 'reference clip' }, ...systems.map((x) => x.column)] });
+    assert.equal(count(listeningGridHtml(c), /<audio /g), 4);
+    await assert.rejects(generateComparison([{ text: 'x', speaker: 0 }], systems, { sampling, seed: 0, progress: 'none' }), /prompt 0: system finetuned\+context clones a voice but the prompt has no context turns/);
+  } finally {
+    mimi.dispose();
+  }
 });
