@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeWav, encodeWav, resample } from '../../src/audio';
 import { MimiModel } from '../../src/models/mimi';
-import type { AudioCodec, Codes } from '../../src/models/types';
+import { codecFrameRateHz, codecFrames, parseModelChoice, type AudioCodec, type Codes } from '../../src/models/types';
+import type { AudioCodec as CsmAudioCodec } from '../../src/models/csm';
 import {
   cacheEntryPath, codeHistogram, codeHistogramFigures, decodeCacheEntry, encodeCacheEntry, listenDecoded, showCodeHistograms,
   tokenizeDataset, tokenizeSummaryRows, type TokenizeRow,
@@ -307,4 +308,16 @@ test('SIGKILL half-way through writing a cache entry leaves no entry for that cl
   // The codes match a run that was never killed.
   const clean = await tokenizeDataset(rows(), codec(), { cacheDir: join(dir, 'clean'), progress: 'none', onNotice: () => undefined });
   assert.deepEqual(r.clips.map((x) => x.codes), clean.clips.map((x) => x.codes));
+});
+
+test('the model interface: a Mimi codec plus an id is an AudioCodec and still CSM\'s; frame rate and frame count; model choice', () => {
+  const c: AudioCodec = { ...mimi.asAudioCodec(8), id: 'mimi-tiny-fixture:8' };
+  // Compile-time: ttslab's AudioCodec is CSM's codec contract plus `id`, so CSM's processor takes it as is.
+  const forCsm: CsmAudioCodec = c;
+  assert.equal(forCsm.frameSamples, 1920);
+  assert.equal(codecFrameRateHz(c), 12.5);
+  assert.deepEqual([0, 1, 1920, 1921].map((n) => codecFrames(c, n)), [0, 1, 1, 2]);
+  assert.deepEqual(parseModelChoice('csm'), { kind: 'family', family: 'csm' });
+  assert.deepEqual(parseModelChoice('sesame/csm-1b'), { kind: 'repo', repoId: 'sesame/csm-1b' });
+  assert.throws(() => parseModelChoice('CSM-1B'), /model must be one of csm, orpheus, llasa, mini or a Hub repo id "owner\/name", got "CSM-1B"/);
 });
