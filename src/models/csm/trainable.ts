@@ -1,0 +1,167 @@
+/**
+ * CSM + LoRA as the trainer's `TrainableModel` (src/train/types.ts): examples are one
+ * tokenized clip each (codes + text + speaker, one conversation turn), collated by
+ * `CsmProcessor` into a left-padded batch as long as its longest example (dynamic padding:
+ * no fixed maximum, so a clip longer than the others never crashes), and the loss is CSM's
+ * (codebook 0 through the backbone + codebooks 1.. through the depth decoder).
+ *
+ * Compute amortisation (Sesame; the processor's `depth_decoder_labels_ratio`): the depth
+ * decoder trains on a random `depthDecoderLabelsRatio` share of each batch's frames (the
+ * rest are labelled -101, backbone only). The draw is made when the loss is computed:
+ * - training: seeded by (config seed, training micro-batch number), so each step draws
+ *   new frames and a run is reproducible. The micro-batch counter is saved next to the
+ *   adapter (`CSM_TRAIN_STATE_NAME`) so `resume` continues with the same draws;
+ * - evaluation: always the same seed, so eval losses of different steps are comparable.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ADAPTER_WEIGHTS_NAME, applyLora, savePeftAdapter } from '../../lora';
+import type { LoraAdapter } from '../../lora';
+import { loraConfigOf } from '../../train/llama';
+import { decaysWeight } from '../../train/optim';
+import type { TrainConfig } from '../../train/config';
+import type { BatchInfo, NamedVariable, TrainableModel } from '../../train/types';
+import { Checkpoint } from '../../weights/checkpoint';
+import type { Codes } from '../types';
+import type { CsmForConditionalGeneration } from './modeling';
+import { validateCodes } from './modeling';
+import type { CsmBatch, CsmProcessor } from './processor';
+import { registerWasmUnsortedSegmentSum } from './wasm_kernels';
+
+/** One training example: a clip's codes with what is said and who says it. */
+export interface CsmTrainingExample {
+  /** `[frames][codebooks]` */
+  codes: Codes;
+  text: string;
+  /** Speaker id (dataset `source`). */
+  speaker: number;
+  /** Sequence length in tokens once encoded (text tokens + frames + specials), for length bucketing. */
+  length: number;
+}
+
+/** A collated batch: the processor's left-padded ids and codes, without labels (drawn in `loss`). */
+export interface CsmTrainBatch extends BatchInfo, Omit<CsmBatch, 'labels' | 'maxNewFrames'> {}
+
+export interface CsmTrainableOptions {
+  /** Share of audio frames the depth decoder trains on (Sesame: 1/16; 1 = every frame, as transformers' processor default). */
+  depthDecoderLabelsRatio?: number;
+  /** Written into adapter_config.json as base_model_name_or_path (the repo the adapter applies to). */
+  baseModelNameOrPath?: string | null;
+}
+
+/** File next to the adapter with the amortisation draw counter (what `resume` needs besides the weights). */
+export const CSM_TRAIN_STATE_NAME = 'ttslab_csm_train_state.json';
+
+/** Seed of the -101 draw used for every evaluation batch. */
+const EVAL_LABEL_SEED = 0x5eed;
+
+export class CsmLoraTrainable implements TrainableModel<CsmTrainingExample, CsmTrainBatch> {
+  private readonly keyOf: Map<string, string>;
+  /** Training micro-batches whose loss was computed so far: the -101 draw's counter. */
+  trainingMicroBatches = 0;
+  readonly depthDecoderLabelsRatio: number;
+  readonly baseModelNameOrPath: string | null;
+
+  constructor(
+    readonly model: CsmForConditionalGeneration,
+    readonly processor: CsmProcessor,
+    readonly adapter: LoraAdapter,
+    /** Seeds the -101 draws (the TrainConfig's seed). */
+    readonly seed: number,
+    options: CsmTrainableOptions = {},
+  ) {
+    this.keyOf = adapter.peftKeyOf();
+    this.depthDecoderLabelsRatio = options.depthDecoderLabelsRatio ?? 1 / 16;
+    if (!(this.depthDecoderLabelsRatio > 0 && this.depthDecoderLabelsRatio <= 1)) {
+      throw new Error(`depthDecoderLabelsRatio must be in (0, 1], got ${this.depthDecoderLabelsRatio}`);
+    }
+    this.baseModelNameOrPath = options.baseModelNameOrPath ?? null;
+    // Training on wasm needs the gather gradient (see wasm_kernels.ts).
+    registerWasmUnsortedSegmentSum();
+  }
+
+  /** Wraps `model` with a fresh LoRA adapter from the config's LoRA fields (r, alpha, rsLoRA, targets, seed). */
+  static create(model: CsmForConditionalGeneration, processor: CsmProcessor, config: TrainConfig, options: CsmTrainableOptions = {}): CsmLoraTrainable {
+    return new CsmLoraTrainable(model, processor, applyLora(model, loraConfigOf(config)), config.seed, options);
+  }
+
+  /** One example per clip; throws naming the clip when its codes or speaker are malformed. */
+  example(clip: { codes: Codes; text: string; speaker: number }, where = 'clip'): CsmTrainingExample {
+    const c = this.model.config;
+    if (!Array.isArray(clip.codes) || clip.codes.length === 0) throw new Error(`${where}: codes must be a non-empty [frames][codebooks] array`);
+    validateCodes(clip.codes, c.numCodebooks, c.audioVocabSize, `${where} codes`);
+    const { ids } = this.processor.encodeConversation([{ text: clip.text, speaker: clip.speaker, codes: clip.codes }]);
+    return { codes: clip.codes, text: clip.text, speaker: clip.speaker, length: ids.length };
+  }
+
+  trainableVariables(): NamedVariable[] {
+    return this.adapter.variables().map((v) => {
+      const name = this.keyOf.get(v.name)!;
+      return { name, variable: v, decay: decaysWeight(name) };
+    });
+  }
+
+  exampleLength(e: CsmTrainingExample): number {
+    return e.length;
+  }
+
+  collate(examples: CsmTrainingExample[]): CsmTrainBatch {
+    if (examples.length === 0) throw new Error('cannot collate an empty batch');
+    examples.forEach((e, i) => {
+      if (!e || !Array.isArray(e.codes) || e.codes.length === 0) throw new Error(`example ${i}: codes must be a non-empty [frames][codebooks] array`);
+    });
+    const b = this.processor.batch(examples.map((e) => [{ text: e.text, speaker: e.speaker, codes: e.codes }]));
+    const { audioId, audioEosId } = this.processor;
+    let numTokens = 0;
+    let numTargets = 0;
+    for (const [r, row] of b.inputIds.entries()) {
+      numTokens += b.attentionMask[r]!.reduce((a, m) => a + m, 0);
+      // Every audio frame and each <|audio_eos|> is a codebook-0 target (the -101 draw only
+      // changes which frames also train the depth decoder).
+      for (const id of row) if (id === audioId || id === audioEosId) numTargets++;
+    }
+    return { ...b, size: examples.length, paddedLength: b.inputIds[0]!.length, numTokens, numTargets };
+  }
+
+  /** Labels of a batch with this call's -101 draw (see the file comment); advances the training counter. */
+  labelsFor(batch: CsmTrainBatch, training: boolean): number[][] {
+    const seed = training ? this.seed * 1_000_003 + this.trainingMicroBatches++ : EVAL_LABEL_SEED;
+    return this.processor.labels(batch.inputIds, { depthDecoderLabelsRatio: this.depthDecoderLabelsRatio, seed });
+  }
+
+  loss(batch: CsmTrainBatch, options: { training: boolean }): tf.Scalar {
+    const labels = this.labelsFor(batch, options.training);
+    return this.model.loss({
+      inputIds: batch.inputIds, attentionMask: batch.attentionMask, audioCodes: batch.audioCodes, labels, training: options.training,
+    });
+  }
+
+  async save(dir: string): Promise<void> {
+    await savePeftAdapter(dir, this.adapter, { baseModelNameOrPath: this.baseModelNameOrPath });
+    await writeFile(join(dir, CSM_TRAIN_STATE_NAME), JSON.stringify({ trainingMicroBatches: this.trainingMicroBatches }) + '\n');
+  }
+
+  /** Loads adapter weights `save` (or PEFT) wrote into the existing LoRA variables, and the draw counter when present. */
+  async load(dir: string): Promise<void> {
+    const file = join(dir, ADAPTER_WEIGHTS_NAME);
+    const weights = await Checkpoint.open(file);
+    for (const p of this.trainableVariables()) {
+      if (!weights.has(p.name)) throw new Error(`${file}: no tensor ${p.name}`);
+      const { shape, data } = await weights.getF32(p.name);
+      if (shape.join() !== p.variable.shape.join()) throw new Error(`${file}: ${p.name} has shape [${shape}], the adapter needs [${p.variable.shape}]`);
+      const t = tf.tensor(data, shape, 'float32');
+      p.variable.assign(t);
+      t.dispose();
+    }
+    try {
+      const state = JSON.parse(await readFile(join(dir, CSM_TRAIN_STATE_NAME), 'utf8')) as { trainingMicroBatches?: unknown };
+      const n = state.trainingMicroBatches;
+      if (!(typeof n === 'number' && Number.isInteger(n) && n >= 0)) throw new Error(`trainingMicroBatches must be an integer >= 0, got ${JSON.stringify(n)}`);
+      this.trainingMicroBatches = n;
+    } catch (e) {
+      // A plain PEFT adapter (from Python, say) has no counter: training from it starts new draws.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${join(dir, CSM_TRAIN_STATE_NAME)}: ${(e as Error).message}`);
+    }
+  }
+}
