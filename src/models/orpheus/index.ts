@@ -11,3 +11,4 @@ export {
   checkOrpheusSampling, generateOrpheusSpeech,
 } from './generation';
 export type { OrpheusGenerateOptions, StreamDecodeOptions } from './generation';
+export { snacAsAudioCodec } from './codec';

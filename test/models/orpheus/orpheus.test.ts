@@ -14,8 +14,10 @@ import { TextTokenizer } from '../../../src/tokenizer';
 import { SnacModel } from '../../../src/models/snac';
 import {
   ORPHEUS_IDS, ORPHEUS_PRESET, OrpheusStreamDecoder, buildOrpheusPrompt, buildOrpheusSequence, checkOrpheusSampling,
-  framesToSnac, framesToTokens, parseSpeechTokens, positionRange, removeDuplicateFrames, snacToFrames, snacToTokens,
+  framesToSnac, framesToTokens, parseSpeechTokens, positionRange, removeDuplicateFrames, snacAsAudioCodec, snacToFrames,
+  snacToTokens,
 } from '../../../src/models/orpheus';
+import { Checkpoint } from '../../../src/weights/checkpoint';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures');
 
@@ -188,4 +190,17 @@ describe('orpheus streaming decode', () => {
       assert.equal(tf.memory().numTensors, n0);
     });
   }
+
+  test('as an AudioCodec: 2048-sample frames of 7 codes in token order, the codes of the reference', async () => {
+    const codec = snacAsAudioCodec(snac, 'snac:fixture-tiny24');
+    assert.equal(codec.sampleRate, 24000);
+    assert.equal(codec.frameSamples, 2048);
+    assert.equal(codec.numCodebooks, 7);
+    const ck = await Checkpoint.open(join(FIXTURES, 'snac', 'tiny24', 'fixtures.safetensors'));
+    const x = (await ck.getF32('speech.input')).data;
+    const frames = await codec.encode(x);
+    assert.equal(frames.length, Math.ceil(x.length / 2048));
+    assert.deepEqual(framesToTokens(frames), examples[0].codes_list);
+    assert.equal((await codec.decode(frames.slice(0, 3))).length, 3 * 2048);
+  });
 });
