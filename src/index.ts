@@ -52,3 +52,8 @@ export type { CsmConfig, CsmTurn, CsmGenerateOptions, CsmGenerateOutput } from '
 export * as mimi from './models/mimi';
 export { MimiModel, mimiConfigFromHf, MIMI_DEFAULT_CONFIG } from './models/mimi';
 export type { MimiConfig, MimiCodes, MimiEncodeOptions, MimiDecodeOptions, MimiAudioCodec } from './models/mimi';
+
+// Whisper (02): transcription with timestamps on ttslab's runtime.
+export * as whisper from './models/whisper';
+export { transcribe, whisperCheckpointCached, DEFAULT_WHISPER_MODEL, WhisperForConditionalGeneration } from './models/whisper';
+export type { TranscriptJson, TranscribeOptions } from './models/whisper';

@@ -359,6 +359,10 @@ export function sinusoids(length: number, channels: number, maxTimescale = 10000
   return out;
 }
 
+/** The files of a Whisper checkpoint that ttslab reads (model, configs, tokenizer). */
+export const WHISPER_FILES = ['config.json', 'generation_config.json', '*.safetensors', '*.safetensors.index.json', 'tokenizer.json',
+  'tokenizer_config.json', 'special_tokens_map.json'];
+
 export class WhisperForConditionalGeneration {
   constructor(
     readonly config: WhisperConfig,
@@ -436,11 +440,7 @@ export class WhisperForConditionalGeneration {
    * directory, or of a Hub repo id through the shared cache (e.g. `openai/whisper-large-v3-turbo`).
    */
   static async fromPretrained(repoIdOrDir: string, options: { snapshot?: SnapshotOptions } = {}): Promise<WhisperForConditionalGeneration> {
-    const dir = await snapshot(repoIdOrDir, {
-      allowPatterns: ['config.json', 'generation_config.json', '*.safetensors', '*.safetensors.index.json', 'tokenizer.json',
-        'tokenizer_config.json', 'special_tokens_map.json'],
-      ...options.snapshot,
-    });
+    const dir = await snapshot(repoIdOrDir, { allowPatterns: WHISPER_FILES, ...options.snapshot });
     const { config, generation } = await loadWhisperConfigs(dir);
     return WhisperForConditionalGeneration.fromWeights(config, generation, await Checkpoint.open(dir));
   }

@@ -11,10 +11,24 @@ import { TextTokenizer } from '../../tokenizer/tokenizer';
 import { MIN_SAMPLES, SAMPLE_RATE, extractFeatures } from './feature_extraction';
 import { generate, textCompressionRatio } from './decoding';
 import type { GenerateOptions, WhisperTask } from './decoding';
-import { WhisperForConditionalGeneration } from './modeling';
+import { WHISPER_FILES, WhisperForConditionalGeneration } from './modeling';
+import { snapshot } from '../../hub/snapshot';
 
 /** The checkpoint notebook 02 uses by default. */
 export const DEFAULT_WHISPER_MODEL = 'openai/whisper-large-v3-turbo';
+
+/**
+ * Where a Whisper checkpoint can be read without a download: its local folder when
+ * `modelId` is a folder or is complete in the Hugging Face cache, else null. Notebook 02
+ * uses it to transcribe when it can and to fall back to a shipped transcript offline.
+ */
+export async function whisperCheckpointCached(modelId: string = DEFAULT_WHISPER_MODEL): Promise<string | null> {
+  try {
+    return await snapshot(modelId, { allowPatterns: WHISPER_FILES, offline: true });
+  } catch {
+    return null;
+  }
+}
 
 export interface TranscribeOptions {
   /** A loaded model; otherwise `modelId` is loaded (and disposed afterwards). */
