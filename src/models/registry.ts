@@ -140,3 +140,8 @@ export async function readModelChoice(): Promise<string> {
 export function modelSlug(model: string): string {
   return model.replace(/[\\/]+/g, '--').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '') || 'model';
 }
+
+/** Where notebook 05 trains the adapter of `model`: `<work>/adapters/<model>/` (checkpoints, metrics.jsonl, adapter/). */
+export function adapterOutputDir(model: string): string {
+  return join(workspace('adapters'), modelSlug(model));
+}

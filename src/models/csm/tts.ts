@@ -6,6 +6,8 @@
  * Ownership: a CsmTts owns its model and codec (`dispose()` frees both); an adapter it
  * attaches (`trainable`, `loadAdapter`) lives on the model until `unloadAdapter()`.
  */
+import { generateComparison } from '../../eval/listening';
+import type { ComparisonPrompt, ComparisonSystem, GenerateComparisonOptions, ListeningPrompt } from '../../eval/listening';
 import { loadPeftAdapter } from '../../lora';
 import type { LoraAdapter } from '../../lora';
 import { validateTrainConfig } from '../../train/config';
@@ -148,5 +150,35 @@ export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch> {
     this.unloadAdapter();
     this.model.dispose();
     this.codecModel?.dispose();
+  }
+}
+
+/** The four generated columns of notebook 06, in the order of `DEFAULT_SYSTEMS` after the reference. */
+export const BASE_AND_FINETUNED_SYSTEMS = {
+  base: [{ id: 'base', label: 'base zero-shot', withContext: false }, { id: 'base+context', label: 'base + cloning context', withContext: true }],
+  finetuned: [{ id: 'finetuned', label: 'fine-tuned zero-shot', withContext: false }, { id: 'finetuned+context', label: 'fine-tuned + context', withContext: true }],
+} as const;
+
+/**
+ * Every prompt through the base model and through the model with the adapter in
+ * `adapterDir`, each zero-shot and with the prompt's cloning context: the cells of the
+ * listening grid (reference clip included when the prompt has one). The base systems run
+ * first, then the adapter is loaded once and unloaded again at the end, so `tts` is left
+ * as it was found (any adapter attached before is removed first).
+ */
+export async function generateBaseAndFinetuned(
+  tts: CsmTts, adapterDir: string, prompts: readonly ComparisonPrompt[], options: GenerateComparisonOptions,
+): Promise<ListeningPrompt[]> {
+  const systems = (list: readonly { id: string; label: string; withContext: boolean }[]): ComparisonSystem[] =>
+    list.map((s) => ({ column: { id: s.id, label: s.label }, model: tts, withContext: s.withContext }));
+  tts.unloadAdapter();
+  const base = await generateComparison(prompts, systems(BASE_AND_FINETUNED_SYSTEMS.base), options);
+  await tts.loadAdapter(adapterDir);
+  try {
+    // The reference cells are already in `base`; here only the generated ones are new.
+    const tuned = await generateComparison(prompts.map((p) => ({ ...p, reference: undefined })), systems(BASE_AND_FINETUNED_SYSTEMS.finetuned), options);
+    return base.map((p, i) => ({ ...p, audio: { ...p.audio, ...tuned[i]!.audio } }));
+  } finally {
+    tts.unloadAdapter();
   }
 }
