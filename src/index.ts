@@ -57,3 +57,16 @@ export type { MimiConfig, MimiCodes, MimiEncodeOptions, MimiDecodeOptions, MimiA
 export * as whisper from './models/whisper';
 export { transcribe, whisperCheckpointCached, DEFAULT_WHISPER_MODEL, WhisperForConditionalGeneration } from './models/whisper';
 export type { TranscriptJson, TranscribeOptions } from './models/whisper';
+
+// One model interface for notebooks 04-06: AudioCodec (the codec contract + a cache id), TtsModel, model choice.
+export * from './models/types';
+
+// Tokenization (04): codec codes cached on disk, code histograms, decoded playback.
+export * from './data/tokenize';
+
+// Evaluation (06): listening grid, WAVs + manifest.json, spectrograms, verifiers.
+export * from './eval';
+
+// SNAC codec and the Orpheus token layout (Orpheus-3B).
+export * as snac from './models/snac';
+export * as orpheus from './models/orpheus';
