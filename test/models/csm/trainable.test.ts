@@ -196,6 +196,30 @@ describe('CsmLoraTrainable', () => {
   });
 });
 
+describe('CsmLoraTrainable resume', () => {
+  test('4 steps in one run = 2 steps, then resume for 2 (same -101 draws, same losses)', async () => {
+    const cfg = {
+      loraR: 4, loraAlpha: 8, seed: 8, batchSize: 1, gradientAccumulationSteps: 2, learningRate: 5e-3, optimizer: 'adamw' as const,
+      warmupSteps: 0, saveSteps: 2, livePlot: false,
+    };
+    const run = async (outputDir: string, maxSteps: number, resume: boolean) => {
+      const { t, dispose } = tinyTrainable({ seed: 8 });
+      try {
+        const examples = CLIPS.map((c) => t.example({ codes: c.codes, text: c.text, speaker: 0 }));
+        const r = await train(t, examples, { ...cfg, maxSteps, outputDir, resume }, { progress: 'none', log: () => undefined });
+        return r.history.map((m) => m.loss);
+      } finally {
+        dispose();
+      }
+    };
+    const straight = await run(join(tmp, 'straight'), 4, false);
+    await run(join(tmp, 'resumed'), 2, false);
+    const resumed = await run(join(tmp, 'resumed'), 4, true);
+    assert.equal(resumed.length, 4);
+    for (let i = 0; i < 4; i++) assert.ok(Math.abs(resumed[i]! - straight[i]!) <= 1e-6, `step ${i + 1}: ${resumed[i]} vs ${straight[i]}`);
+  });
+});
+
 describe('CsmTts and the registry', () => {
   test('tiny-random-csm: examples, generation with and without context, audio, adapters on and off', async () => {
     const tts = await loadTtsModel('tiny-random-csm');
