@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Runs an npm script or a command on a GPU machine from what scripts/gpu/pack.sh put in .gpu/
-# (device tool: carry [".gpu"]). Unpacks node, dist/ and node_modules into this checkout,
+# Runs a command on a GPU machine from what scripts/gpu/pack.sh put in .gpu/ (device tool:
+# carry [".gpu"]). Unpacks node to /tmp/ttslab-gpu/bin, the bundles and dawn.node to .gpu-run/bundle/,
 # installs the Vulkan/GL loader .debs when the system has no libvulkan, points the loader at
-# the NVIDIA driver, and runs.
-#   scripts/gpu/run.sh bench                 # an npm script (npm itself is emulated: not packed)
-#   scripts/gpu/run.sh node scripts/test.mjs runtime
+# the NVIDIA driver, and runs the command from the repository root:
+#   scripts/gpu/run.sh node .gpu-run/bundle/bench-run.js --out $OUT
+#   scripts/gpu/run.sh bench-whisper --quick     # short for node .gpu-run/bundle/bench-whisper.js --quick
+#   scripts/gpu/run.sh node --test --test-concurrency=1 .gpu-run/bundle/test-runtime-*.test.js
+#   scripts/gpu/run.sh bash scripts/gpu/session.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 if [ $# -eq 0 ]; then
-  echo "usage: scripts/gpu/run.sh <npm-script | command ...>" >&2
+  echo "usage: scripts/gpu/run.sh <bundle name | command ...>" >&2
   exit 2
 fi
 [ -f .gpu/node.xz ] || { echo "run.sh: no .gpu/node.xz: run scripts/gpu/pack.sh first and carry .gpu" >&2; exit 2; }
@@ -18,7 +20,13 @@ bin=/tmp/ttslab-gpu/bin
 mkdir -p "$bin"
 if [ ! -x "$bin/node" ]; then
   xz -dc .gpu/node.xz >"$bin/node.tmp" && chmod +x "$bin/node.tmp" && mv "$bin/node.tmp" "$bin/node"
-  tar -xJf .gpu/payload.tar.xz -C "$root"
+fi
+# Bundles are re-unpacked when the pack is newer than what is there.
+if [ ! -f .gpu-run/bundle/dawn.node ] || [ .gpu/bundle.tar.xz -nt .gpu-run/stamp ]; then
+  rm -rf .gpu-run && mkdir -p .gpu-run
+  tar -xJf .gpu/bundle.tar.xz -C .gpu-run
+  xz -dc .gpu/dawn.node.xz >.gpu-run/bundle/dawn.node
+  touch .gpu-run/stamp
 fi
 
 # The image has the NVIDIA driver's Vulkan ICD but no loader: unpack the Debian libraries.
@@ -32,26 +40,11 @@ if [ -f "$nvidia_icd" ]; then export VK_DRIVER_FILES="$nvidia_icd"; fi
 if [ -f "$nvidia_egl" ]; then export __EGL_VENDOR_LIBRARY_FILENAMES="$nvidia_egl"; fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/ttslab-gpu/xdg}"
 mkdir -p "$XDG_RUNTIME_DIR"
-
-# npm is not packed. This stand-in runs `npm run <script> [-- args]` and `npm test` from
-# package.json the way npm does (node_modules/.bin on PATH); `build` is skipped when dist/
-# came with the pack (typescript does not travel).
-cat >"$bin/npm" <<'NPM'
-#!/usr/bin/env bash
-set -euo pipefail
-case "${1:-}" in run | run-script) shift ;; test | t) ;; *) echo "npm stand-in: only 'npm run <script>' and 'npm test'" >&2; exit 2 ;; esac
-name="$1"; shift
-args=()
-for a in "$@"; do case "$a" in --silent | -s) ;; --) ;; *) args+=("$a") ;; esac; done
-if [ "$name" = build ] && [ -d dist ] && ! command -v tsc >/dev/null; then echo "npm stand-in: using packed dist/" >&2; exit 0; fi
-cmd="$(node -e 'const s = require("./package.json").scripts || {}; if (!(process.argv[1] in s)) process.exit(3); console.log(s[process.argv[1]])' "$name")" || { echo "npm stand-in: no script '$name' in package.json" >&2; exit 2; }
-exec bash -c "$cmd \"\$@\"" -- "${args[@]+"${args[@]}"}"
-NPM
-chmod +x "$bin/npm"
-export PATH="$bin:$root/node_modules/.bin:$PATH"
+export PATH="$bin:$PATH"
 
 echo "run.sh: node $(node --version), VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}" >&2
-if node -e 'process.exit((require("./package.json").scripts || {})[process.argv[1]] ? 0 : 1)' "$1"; then
-  exec npm run "$@"
+if [ -f ".gpu-run/bundle/$1.js" ]; then
+  name="$1"; shift
+  exec node ".gpu-run/bundle/$name.js" "$@"
 fi
 exec "$@"
