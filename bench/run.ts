@@ -19,6 +19,7 @@ import {
   gpuContext,
   synchronize,
   toHalf,
+  fromHalf,
   matmulHalf,
   matmulHalfPlan,
   prepareMatmulHalf,
@@ -126,7 +127,6 @@ async function matmuls(): Promise<void> {
 async function checkHalf(n: number, options: Parameters<typeof matmulHalf>[2]): Promise<number> {
   const [a, b] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
   const [ah, bh] = [toHalf(a), toHalf(b)];
-  const { fromHalf } = await import('../src/runtime');
   const [af, bf] = [fromHalf(ah), fromHalf(bh)];
   const want = tf.matMul(af, bf);
   const got = matmulHalf(ah, bh, options);
