@@ -1,0 +1,158 @@
+/**
+ * Llasa behind the one model interface of notebooks 04-06 (`TtsModel`, src/models/types.ts):
+ * a Llama over text + `<|s_N|>` speech tokens, XCodec2 (one codebook, 50 Hz, 16 kHz) as the
+ * codec, train_tts.py's sequences for LoRA training through `LlamaLoraTrainable`, and
+ * generation with an optional cloning context.
+ *
+ * Ownership: a LlasaTts owns its model (`dispose()` frees it, and the codec's model when
+ * given); an adapter it attaches (`trainable`, `loadAdapter`) lives on the model until
+ * `unloadAdapter()`.
+ */
+import { loadPeftAdapter } from '../../lora';
+import type { LoraAdapter } from '../../lora';
+import { validateTrainConfig } from '../../train/config';
+import type { TrainConfig } from '../../train/config';
+import { LlamaLoraTrainable } from '../../train/llama';
+import type { TokenBatch } from '../../train/llama';
+import type { TokenExample } from '../../train/types';
+import type { LlamaForCausalLM } from '../llama/modeling';
+import type { AudioCodec, CodedClip, Codes, ContextTurn, TtsGenerateRequest, TtsModel } from '../types';
+import { LLASA_LORA_TRAIN, generateLlasaSpeech } from './generation';
+import type { LlasaProcessor, LlasaPromptClip } from './processor';
+import type { TokenIssue } from './tokens';
+
+export interface LlasaTtsOptions {
+  /** What the notebooks show as the model's name, e.g. "HKUSTAudio/Llasa-1B". */
+  name: string;
+  /** Written into saved adapters as base_model_name_or_path (null for a model built in code). */
+  baseModelNameOrPath?: string | null;
+  /** When set, a warning every notebook output of this model shows (a tiny random model's). */
+  warning?: string;
+  /** The codec's model, disposed with this one (omit when the caller owns it). */
+  codecModel?: { dispose(): void };
+  /**
+   * A generated token that is not speech: 'throw' (default; the error names its position and
+   * value) or 'skip' (drop it and report it in `generateWithStatus`, as the model card's
+   * `extract_speech_ids` does). A random tiny model emits text tokens all the time and skips.
+   */
+  onInvalidSpeech?: 'throw' | 'skip';
+}
+
+/** Frame-major codes `[frames][1]` -> the flat code list Llasa reads; throws naming `where` and the frame. */
+export function flattenSingleCodebook(codes: Codes, where: string): number[] {
+  return codes.map((frame, t) => {
+    if (!Array.isArray(frame) || frame.length !== 1) {
+      throw new Error(`${where}: frame ${t} has ${Array.isArray(frame) ? frame.length : 'no'} codebooks, Llasa reads XCodec2's single codebook`);
+    }
+    return frame[0]!;
+  });
+}
+
+/**
+ * Cloning context -> one prompt clip: the turns' texts joined by spaces and their codes
+ * concatenated, oldest first (the reference prompts with a single clip; several turns are
+ * read as one longer clip).
+ */
+export function contextToClip(context: readonly ContextTurn[]): LlasaPromptClip | undefined {
+  if (context.length === 0) return undefined;
+  const codes: number[] = [];
+  context.forEach((turn, i) => codes.push(...flattenSingleCodebook(turn.codes, `context turn ${i}`)));
+  return { text: context.map((t) => t.text.trim()).filter((t) => t !== '').join(' '), codes };
+}
+
+export class LlasaTts implements TtsModel<TokenExample, TokenBatch> {
+  readonly family = 'llasa';
+  private lora: LlamaLoraTrainable | null = null;
+  private loaded: { adapter: LoraAdapter; dir: string } | null = null;
+
+  constructor(
+    readonly model: LlamaForCausalLM,
+    readonly processor: LlasaProcessor,
+    readonly codec: AudioCodec,
+    readonly options: LlasaTtsOptions,
+  ) {
+    if (codec.numCodebooks !== 1) throw new Error(`codec ${codec.id} makes ${codec.numCodebooks} codebooks per frame; Llasa reads one (XCodec2)`);
+    const { speechTokenStart, numSpeechTokens, markers } = processor.layout;
+    const top = Math.max(speechTokenStart + numSpeechTokens, ...Object.values(markers).map((m) => m + 1));
+    if (model.config.vocabSize < top) {
+      throw new Error(`the model's vocabulary has ${model.config.vocabSize} ids, the tokenizer's Llasa tokens need ${top}`);
+    }
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** The tiny random model's warning, or null for a real model. */
+  get warning(): string | null {
+    return this.options.warning ?? null;
+  }
+
+  /** Folder of the adapter now attached by `loadAdapter`, or null. */
+  get adapterDir(): string | null {
+    return this.loaded?.dir ?? null;
+  }
+
+  /** One train_tts.py sequence per clip (the speaker column is not used: Llasa has no speaker prefix). */
+  buildTrainingExamples(rows: CodedClip[]): TokenExample[] {
+    return rows.map((r, i) => this.processor.trainingExample(r.text, flattenSingleCodebook(r.codes, `row ${i}`), `row ${i}`));
+  }
+
+  /**
+   * The model with a LoRA adapter as the trainer sees it. The first call attaches a fresh
+   * adapter from `config` over the Llasa recipe (`LLASA_LORA_TRAIN`: r 8, alpha 32, q,v,
+   * dropout 0.1, lr 5e-4); later calls return the same one.
+   */
+  trainable(config: Partial<TrainConfig> = {}): LlamaLoraTrainable {
+    if (this.loaded) throw new Error(`an adapter loaded from ${this.loaded.dir} is attached; unloadAdapter() before training a new one`);
+    if (!this.lora) {
+      this.lora = LlamaLoraTrainable.create(this.model, validateTrainConfig({ ...LLASA_LORA_TRAIN, ...config }), this.options.baseModelNameOrPath ?? null);
+    }
+    return this.lora;
+  }
+
+  /** Attaches a saved PEFT adapter (e.g. notebook 05's) for generation. */
+  async loadAdapter(dir: string): Promise<void> {
+    this.unloadAdapter();
+    this.loaded = { adapter: await loadPeftAdapter(this.model, dir), dir };
+  }
+
+  /** Removes any adapter (trained here or loaded): the base model again. */
+  unloadAdapter(): void {
+    this.lora?.adapter.unload();
+    this.lora = null;
+    this.loaded?.adapter.unload();
+    this.loaded = null;
+  }
+
+  async generate(request: TtsGenerateRequest): Promise<Codes> {
+    return (await this.generateWithStatus(request)).codes;
+  }
+
+  /**
+   * Codes `[frames][1]` of the new speech, whether generation ended on
+   * <|SPEECH_GENERATION_END|>, and the non-speech tokens skipped (with `onInvalidSpeech: 'skip'`).
+   */
+  async generateWithStatus(request: TtsGenerateRequest): Promise<{ codes: Codes; stopped: boolean; invalid: TokenIssue[] }> {
+    const { depthDecoder, ...sampling } = request.sampling;
+    if (depthDecoder !== undefined) throw new Error('Llasa has no depth decoder: sampling.depthDecoder must be left out');
+    if (request.maxNewFrames !== undefined && !(Number.isInteger(request.maxNewFrames) && request.maxNewFrames >= 1)) {
+      throw new Error(`maxNewFrames must be an integer >= 1, got ${request.maxNewFrames}`);
+    }
+    const out = await generateLlasaSpeech(this.model, this.processor, request.text, {
+      ...sampling,
+      clip: contextToClip(request.context ?? []),
+      // + 1: room for the stop token after the last frame.
+      maxNewTokens: request.maxNewFrames === undefined ? undefined : request.maxNewFrames + 1,
+      seed: request.seed,
+      onInvalid: this.options.onInvalidSpeech ?? 'throw',
+    });
+    return { codes: out.codes.map((c) => [c]), stopped: out.ended, invalid: out.invalid };
+  }
+
+  dispose(): void {
+    this.unloadAdapter();
+    this.model.dispose();
+    this.options.codecModel?.dispose();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Llasa behind the model interface on the tiny random Llasa-shaped Llama: the tiny chat
+ * template renders what Llama-3.2's does, training examples from coded clips, the LoRA
+ * recipe (r 8, alpha 32, q,v, dropout 0.1), a loss over the speech tokens only, seeded
+ * generation with and without a cloning context, the preset, and no tensor leaks.
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { TextTokenizer } from '../../../src/tokenizer';
+import type { AudioCodec, Codes } from '../../../src/models/types';
+import {
+  LLASA_PRESET, LlasaProcessor, TINY_LLASA_SPEECH_TOKENS, TINY_LLASA_VOCAB_SIZE, tinyLlasaTokenizer, tinyRandomLlasa,
+} from '../../../src/models/llasa';
+import type { LlasaTts } from '../../../src/models/llasa';
+
+/**
+ * A test codec with one codebook of 1024 codes at Llasa's frame layout (16 kHz, 320 samples):
+ * each frame's mean, quantised in [-1, 1). Enough to carry codes through the interface.
+ */
+function meanCodec(): AudioCodec {
+  const frameSamples = 320;
+  return {
+    id: 'test-mean-1024', sampleRate: 16000, frameSamples, numCodebooks: 1,
+    async encode(samples: Float32Array): Promise<Codes> {
+      const frames = Math.ceil(samples.length / frameSamples);
+      return Array.from({ length: frames }, (_, t) => {
+        const part = samples.subarray(t * frameSamples, (t + 1) * frameSamples);
+        const mean = part.reduce((a, b) => a + b, 0) / frameSamples;
+        return [Math.min(TINY_LLASA_SPEECH_TOKENS - 1, Math.max(0, Math.floor((mean + 1) / 2 * TINY_LLASA_SPEECH_TOKENS)))];
+      });
+    },
+    async decode(codes: Codes): Promise<Float32Array> {
+      const out = new Float32Array(codes.length * frameSamples);
+      codes.forEach(([c], t) => out.fill((c! + 0.5) / TINY_LLASA_SPEECH_TOKENS * 2 - 1, t * frameSamples, (t + 1) * frameSamples));
+      return out;
+    },
+  };
+}
+
+let tts: LlasaTts;
+
+before(async () => {
+  await tf.setBackend('cpu');
+  tts = tinyRandomLlasa(meanCodec(), 0);
+});
+
+describe('tiny random Llasa', () => {
+  test('its short chat template renders what the full Llama-3.2 template renders for Llasa chats', async () => {
+    const full = await TextTokenizer.fromDir(join(__dirname, '..', '..', 'fixtures', 'llasa', 'tokenizer'));
+    const tiny = tinyLlasaTokenizer();
+    const chat = [
+      { role: 'user', content: 'Convert the text to speech:<|TEXT_UNDERSTANDING_START|> Hi there. <|TEXT_UNDERSTANDING_END|>' },
+      { role: 'assistant', content: '<|SPEECH_GENERATION_START|><|s_3|><|SPEECH_GENERATION_END|>' },
+    ];
+    for (const extra of [{}, { date_string: '02 Feb 2025' }]) {
+      assert.equal(tiny.applyChatTemplate(chat, { extra }), full.applyChatTemplate(chat, { extra }));
+    }
+    const layout = new LlasaProcessor(tiny).layout;
+    assert.equal(layout.speechTokenStart + layout.numSpeechTokens, TINY_LLASA_VOCAB_SIZE);
+    assert.equal(layout.markers.TEXT_GENERATION_START, 261);
+    assert.equal(tts.model.config.vocabSize, TINY_LLASA_VOCAB_SIZE);
+    assert.match(tts.warning!, /RANDOM weights/);
+  });
+
+  test('training examples from coded clips; a clip with two codebooks is named', async () => {
+    const codes = await tts.codec.encode(Float32Array.from({ length: 16000 }, (_, i) => Math.sin(i / 50)));
+    assert.equal(codes.length, 50); // 1 s at 50 Hz
+    const [ex] = tts.buildTrainingExamples([{ codes, text: 'Hello there.', source: 0 }]);
+    const m = tts.processor.layout.markers;
+    const start = ex!.inputIds.indexOf(m.SPEECH_GENERATION_START);
+    assert.deepEqual(ex!.inputIds.slice(start + 1, start + 51), codes.map(([c]) => c! + tts.processor.layout.speechTokenStart));
+    assert.equal(ex!.inputIds[start + 51], m.SPEECH_GENERATION_END);
+    assert.ok(ex!.labels.slice(0, start).every((y) => y === -100));
+    // Learnt: SPEECH_GENERATION_START, 50 codes, SPEECH_GENERATION_END; not the closing <|eot_id|> (pad = eos).
+    assert.equal(ex!.labels.filter((y) => y !== -100).length, 52);
+    assert.throws(() => tts.buildTrainingExamples([{ codes, text: 'ok', source: 0 }, { codes: [[1, 2]], text: 'bad', source: 0 }]),
+      /row 1: frame 0 has 2 codebooks/);
+  });
+
+  test('trainable: the reference LoRA recipe on q,v; loss over speech tokens is about ln(vocab) at random init', async () => {
+    const t = tts.trainable();
+    const names = t.trainableVariables().map((v) => v.name);
+    assert.equal(names.length, 2 /* layers */ * 2 /* q,v */ * 2 /* A,B */);
+    assert.ok(names.every((n) => /self_attn\.(q|v)_proj\.lora_(A|B)\.weight$/.test(n)), names.join());
+    assert.equal(t.adapter.config.r, 8);
+    assert.equal(t.adapter.config.alpha, 32);
+    assert.equal(t.adapter.config.dropout, 0.1);
+    const codes = Array.from({ length: 30 }, (_, i) => [(i * 37) % TINY_LLASA_SPEECH_TOKENS]);
+    const batch = t.collate(tts.buildTrainingExamples([{ codes, text: 'One.', source: 0 }, { codes: codes.slice(0, 10), text: 'Two words.', source: 0 }]));
+    assert.equal(batch.numTargets, 32 + 12);
+    const before = tf.memory().numTensors;
+    const loss = t.loss(batch, { training: false });
+    const value = (await loss.data())[0]!;
+    loss.dispose();
+    assert.equal(tf.memory().numTensors, before);
+    assert.ok(Math.abs(value - Math.log(TINY_LLASA_VOCAB_SIZE)) < 0.5, `loss ${value} vs ln(vocab) ${Math.log(TINY_LLASA_VOCAB_SIZE)}`);
+    tts.unloadAdapter();
+  });
+
+  test('generation: seeded, capped by maxNewFrames, with a cloning context; depth-decoder sampling refused', async () => {
+    const sampling = { ...LLASA_PRESET.sampling };
+    assert.deepEqual(sampling, { doSample: true, temperature: 0.9, topP: 0.95 });
+    const before = tf.memory().numTensors;
+    const a = await tts.generateWithStatus({ text: 'Hi.', speaker: 0, sampling, seed: 7, maxNewFrames: 12 });
+    const b = await tts.generateWithStatus({ text: 'Hi.', speaker: 0, sampling, seed: 7, maxNewFrames: 12 });
+    assert.deepEqual(a, b);
+    // Random weights: non-speech tokens are skipped and reported; the rest are codes.
+    assert.ok(a.codes.length + a.invalid.length <= 13);
+    assert.ok(a.codes.every(([c]) => Number.isInteger(c) && c! >= 0 && c! < TINY_LLASA_SPEECH_TOKENS));
+    const context = [{ codes: [[5], [6], [7]], text: 'Earlier.', speaker: 0 }];
+    const c = await tts.generateWithStatus({ text: 'Hi.', speaker: 0, sampling, seed: 7, maxNewFrames: 12, context });
+    assert.notDeepEqual(c, a);
+    assert.equal(tf.memory().numTensors, before);
+    await assert.rejects(tts.generate({ text: 'Hi.', speaker: 0, sampling: { ...sampling, depthDecoder: { temperature: 1 } }, seed: 1 }), /no depth decoder/);
+    await assert.rejects(tts.generate({ text: 'Hi.', speaker: 0, sampling, seed: 1, maxNewFrames: 0 }), /maxNewFrames must be an integer >= 1, got 0/);
+  });
+
+  test('the preset is the reference recipe', () => {
+    assert.equal(LLASA_PRESET.repoId, 'HKUSTAudio/Llasa-1B');
+    assert.deepEqual({ ...LLASA_PRESET.train }, {
+      loraR: 8, loraAlpha: 32, useRslora: false, loraDropout: 0.1, targetModules: ['q_proj', 'v_proj'], learningRate: 5e-4,
+      weightDecay: 0.01, adamBeta2: 0.95, schedule: 'cosine',
+    });
+    assert.equal(LLASA_PRESET.maxLength, 2048);
+  });
+});
