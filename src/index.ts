@@ -70,3 +70,7 @@ export * from './eval';
 // SNAC codec and the Orpheus token layout (Orpheus-3B).
 export * as snac from './models/snac';
 export * as orpheus from './models/orpheus';
+
+// WavLM (06/07): speaker embeddings for the speaker-similarity verifier.
+export * as wavlm from './models/wavlm';
+export { WavLMForXVector, cosineSimilarity, DEFAULT_WAVLM_SV_MODEL } from './models/wavlm';

@@ -7,3 +7,8 @@ export {
 } from './listening';
 export { listeningGridBundle, listeningGridHtml, listeningGridText, showListeningGrid, type GridOptions } from './grid';
 export { spectrogramDb, spectrogramPng, waveformSvg, type Spectrogram, type SpectrogramOptions } from './spectrogram';
+export { normalizeEnglish, cardinalWords } from './normalize';
+export { alignTokens, wordErrorRate, corpusWordErrorRate, charErrorRate, corpusCharErrorRate, formatAlignment,
+  type AlignmentOp, type ErrorCounts, type UtteranceWer, type CorpusWer, type WerOptions } from './wer';
+export { asrVerifier, speakerVerifier, type AsrVerifierOptions, type SpeakerVerifierOptions, type AsrRecord,
+  type SpeakerRecord, type ModelVerifier } from './verifiers';
