@@ -18,7 +18,11 @@ let env: NodeJS.ProcessEnv = {};
 
 before(() => {
   data = mkdtempSync(join(tmpdir(), 'ttslab-nbmodel-'));
-  env = isolatedJupyterEnv(data, { TTSLAB_RUNS_DIR: join(data, 'runs'), TTSLAB_WORKDIR: join(data, 'work'), TTSLAB_QUICK: '1' });
+  // Offline with an empty Hugging Face cache: nothing is downloaded, no verifier model is found.
+  env = isolatedJupyterEnv(data, {
+    TTSLAB_RUNS_DIR: join(data, 'runs'), TTSLAB_WORKDIR: join(data, 'work'), TTSLAB_QUICK: '1',
+    HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(data, 'hf-cache'),
+  });
   delete env.TTSLAB_MODEL; // the notebooks' default: tiny-random-csm
   const r = spawnSync(process.execPath, [join(root, 'kernel-setup', 'kernel.mjs')], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
@@ -91,6 +95,7 @@ test('01-06 on the tiny random CSM: tokenize, train until the loss falls, save a
     // Generated clips: 20 frames (TTSLAB_QUICK) of 1920 samples at 24 kHz at most.
     if (e.system !== 'reference') assert.ok(e.durationSeconds > 0 && e.durationSeconds <= 1.6 + 1e-9, `${e.path}: ${e.durationSeconds} s`);
   }
+  assert.match(text('06_listen_compare'), /No verifier checkpoint in the Hugging Face cache/);
   const grid = html('06_listen_compare');
   for (const s of systems) assert.ok(grid.includes(`data-system="${s}"`), `grid column ${s}`);
   assert.match(grid, /class="ttslab-spectrogram"/);

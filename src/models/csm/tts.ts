@@ -153,6 +153,9 @@ export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch> {
   }
 }
 
+/** A TtsModel whose LoRA adapter can be attached and removed (CsmTts; LlasaTts has the same methods). */
+export type AdapterSwitchable = Pick<TtsModel, 'codec' | 'generate'> & { loadAdapter(dir: string): Promise<void>; unloadAdapter(): void };
+
 /** The four generated columns of notebook 06, in the order of `DEFAULT_SYSTEMS` after the reference. */
 export const BASE_AND_FINETUNED_SYSTEMS = {
   base: [{ id: 'base', label: 'base zero-shot', withContext: false }, { id: 'base+context', label: 'base + cloning context', withContext: true }],
@@ -167,7 +170,7 @@ export const BASE_AND_FINETUNED_SYSTEMS = {
  * as it was found (any adapter attached before is removed first).
  */
 export async function generateBaseAndFinetuned(
-  tts: CsmTts, adapterDir: string, prompts: readonly ComparisonPrompt[], options: GenerateComparisonOptions,
+  tts: AdapterSwitchable, adapterDir: string, prompts: readonly ComparisonPrompt[], options: GenerateComparisonOptions,
 ): Promise<ListeningPrompt[]> {
   const systems = (list: readonly { id: string; label: string; withContext: boolean }[]): ComparisonSystem[] =>
     list.map((s) => ({ column: { id: s.id, label: s.label }, model: tts, withContext: s.withContext }));
