@@ -196,6 +196,35 @@ describe('CsmLoraTrainable', () => {
   });
 });
 
+describe('wasm UnsortedSegmentSum (the gather gradient)', () => {
+  test('equals the cpu backend: 1-D and 2-D segments, repeated and out-of-range ids; gather gradients match', async () => {
+    const { registerWasmUnsortedSegmentSum } = await import('../../../src/models/csm/wasm_kernels');
+    registerWasmUnsortedSegmentSum();
+    registerWasmUnsortedSegmentSum(); // a second call is a no-op
+    const x = Array.from({ length: 5 * 3 }, (_, i) => Math.sin(i) * 3);
+    const ids = [2, 0, 2, -1, 7];
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => {
+        const seg2d = tf.unsortedSegmentSum(tf.tensor2d(x, [5, 3]), tf.tensor1d(ids, 'int32'), 4).arraySync();
+        const seg1d = tf.unsortedSegmentSum(tf.tensor1d(x.slice(0, 5)), tf.tensor1d(ids, 'int32'), 3).arraySync();
+        const table = tf.variable(tf.tensor2d(x, [5, 3]));
+        const g = tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([4, 1, 4, 0], 'int32')).square().sum())(table).arraySync();
+        table.dispose();
+        return { seg2d, seg1d, g };
+      });
+    };
+    const wasm = run('wasm');
+    const cpu = run('cpu');
+    tf.setBackend('wasm');
+    assert.deepEqual(wasm.seg1d, cpu.seg1d);
+    const close = (a: number[][], b: number[][]) => a.every((r, i) => r.every((v, j) => Math.abs(v - b[i]![j]!) < 1e-5));
+    assert.ok(close(wasm.seg2d as number[][], cpu.seg2d as number[][]), JSON.stringify(wasm.seg2d));
+    assert.ok(close(wasm.g as number[][], cpu.g as number[][]), JSON.stringify(wasm.g));
+    assert.deepEqual((wasm.seg2d as number[][])[1], [0, 0, 0], 'a segment no id names is zero');
+  });
+});
+
 describe('CsmLoraTrainable resume', () => {
   test('4 steps in one run = 2 steps, then resume for 2 (same -101 draws, same losses)', async () => {
     const cfg = {
