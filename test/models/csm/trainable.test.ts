@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -18,6 +18,7 @@ import { tinyCsmTokenizer, tinyRandomCsm, TINY_RANDOM_WARNING } from '../../../s
 import { CSM_TRAIN_STATE_NAME, CsmLoraTrainable } from '../../../src/models/csm/trainable';
 import type { CsmTrainingExample } from '../../../src/models/csm/trainable';
 import { CsmTts, WORKSHOP_TTS_SAMPLING } from '../../../src/models/csm/tts';
+import { registerWasmUnsortedSegmentSum } from '../../../src/models/csm/wasm_kernels';
 import { CSM_DEFAULT_REPO, loadTtsModel, modelSlug, readModelChoice, saveModelChoice } from '../../../src/models/registry';
 import { validateTrainConfig } from '../../../src/train/config';
 import type { CodedClip } from '../../../src/models/types';
@@ -198,7 +199,6 @@ describe('CsmLoraTrainable', () => {
 
 describe('wasm UnsortedSegmentSum (the gather gradient)', () => {
   test('equals the cpu backend: 1-D and 2-D segments, repeated and out-of-range ids; gather gradients match', async () => {
-    const { registerWasmUnsortedSegmentSum } = await import('../../../src/models/csm/wasm_kernels');
     registerWasmUnsortedSegmentSum();
     registerWasmUnsortedSegmentSum(); // a second call is a no-op
     const x = Array.from({ length: 5 * 3 }, (_, i) => Math.sin(i) * 3);
@@ -279,7 +279,6 @@ describe('CsmTts and the registry', () => {
       const t = tts.trainable({ loraR: 4, loraAlpha: 8 });
       perturb(t, 3);
       const dir = join(tmp, 'tts-adapter');
-      const { mkdirSync } = await import('node:fs');
       mkdirSync(dir, { recursive: true });
       await t.save(dir);
       assert.notDeepEqual(await tts.generate(request), base);
