@@ -40,6 +40,15 @@ export interface CsmTrainingExample {
   length: number;
 }
 
+/** One training example per clip; throws naming the clip when its codes or speaker are malformed. Needs no adapter. */
+export function csmTrainingExample(processor: CsmProcessor, clip: { codes: Codes; text: string; speaker: number }, where = 'clip'): CsmTrainingExample {
+  const c = processor.config;
+  if (!Array.isArray(clip.codes) || clip.codes.length === 0) throw new Error(`${where}: codes must be a non-empty [frames][codebooks] array`);
+  validateCodes(clip.codes, c.numCodebooks, c.audioVocabSize, `${where} codes`);
+  const { ids } = processor.encodeConversation([{ text: clip.text, speaker: clip.speaker, codes: clip.codes }]);
+  return { codes: clip.codes, text: clip.text, speaker: clip.speaker, length: ids.length };
+}
+
 /** A collated batch: the processor's left-padded ids and codes, without labels (drawn in `loss`). */
 export interface CsmTrainBatch extends BatchInfo, Omit<CsmBatch, 'labels' | 'maxNewFrames'> {}
 
@@ -86,13 +95,9 @@ export class CsmLoraTrainable implements TrainableModel<CsmTrainingExample, CsmT
     return new CsmLoraTrainable(model, processor, applyLora(model, loraConfigOf(config)), config.seed, options);
   }
 
-  /** One example per clip; throws naming the clip when its codes or speaker are malformed. */
+  /** One example per clip (see `csmTrainingExample`). */
   example(clip: { codes: Codes; text: string; speaker: number }, where = 'clip'): CsmTrainingExample {
-    const c = this.model.config;
-    if (!Array.isArray(clip.codes) || clip.codes.length === 0) throw new Error(`${where}: codes must be a non-empty [frames][codebooks] array`);
-    validateCodes(clip.codes, c.numCodebooks, c.audioVocabSize, `${where} codes`);
-    const { ids } = this.processor.encodeConversation([{ text: clip.text, speaker: clip.speaker, codes: clip.codes }]);
-    return { codes: clip.codes, text: clip.text, speaker: clip.speaker, length: ids.length };
+    return csmTrainingExample(this.processor, clip, where);
   }
 
   trainableVariables(): NamedVariable[] {

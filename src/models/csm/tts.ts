@@ -11,13 +11,14 @@ import type { ComparisonPrompt, ComparisonSystem, GenerateComparisonOptions, Lis
 import { loadPeftAdapter } from '../../lora';
 import type { LoraAdapter } from '../../lora';
 import { validateTrainConfig } from '../../train/config';
+import { loraConfigOf } from '../../train/llama';
 import type { TrainConfig } from '../../train/config';
 import type { AudioCodec, CodedClip, Codes, TtsGenerateRequest, TtsModel, TtsSampling } from '../types';
 import type { MimiModel } from '../mimi/modeling';
 import { WORKSHOP_BACKBONE_SAMPLING, WORKSHOP_DEPTH_SAMPLING, generateFrames } from './generation';
 import type { CsmForConditionalGeneration } from './modeling';
 import type { CsmProcessor } from './processor';
-import { CsmLoraTrainable } from './trainable';
+import { CsmLoraTrainable, csmTrainingExample } from './trainable';
 import type { CsmTrainBatch, CsmTrainableOptions, CsmTrainingExample } from './trainable';
 import type { CsmCodedTurn } from './types';
 
@@ -56,6 +57,8 @@ export interface CsmTtsOptions {
 export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch> {
   readonly family = 'csm';
   private lora: CsmLoraTrainable | null = null;
+  /** The LoRA fields `lora` was built from. */
+  private loraFields: Pick<TrainConfig, 'loraR' | 'loraAlpha' | 'loraDropout' | 'targetModules' | 'useRslora' | 'seed'> | null = null;
   private loaded: { adapter: LoraAdapter; dir: string } | null = null;
 
   constructor(
@@ -86,8 +89,7 @@ export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch> {
   }
 
   buildTrainingExamples(rows: CodedClip[]): CsmTrainingExample[] {
-    const t = this.trainable();
-    return rows.map((r, i) => t.example({ codes: r.codes, text: r.text, speaker: r.source }, `row ${i}`));
+    return rows.map((r, i) => csmTrainingExample(this.processor, { codes: r.codes, text: r.text, speaker: r.source }, `row ${i}`));
   }
 
   /**
@@ -97,10 +99,17 @@ export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch> {
    */
   trainable(config: Partial<TrainConfig> = {}): CsmLoraTrainable {
     if (this.loaded) throw new Error(`an adapter loaded from ${this.loaded.dir} is attached; unloadAdapter() before training a new one`);
+    const c = validateTrainConfig(config);
     if (!this.lora) {
       const opts: CsmTrainableOptions = { baseModelNameOrPath: this.options.baseModelNameOrPath ?? null, depthDecoderLabelsRatio: this.options.depthDecoderLabelsRatio };
-      this.lora = CsmLoraTrainable.create(this.model, this.processor, validateTrainConfig(config), opts);
+      this.lora = CsmLoraTrainable.create(this.model, this.processor, c, opts);
+      this.loraFields = { loraR: c.loraR, loraAlpha: c.loraAlpha, loraDropout: c.loraDropout, targetModules: c.targetModules, useRslora: c.useRslora, seed: c.seed };
+      return this.lora;
     }
+    // The attached adapter was built from the first call's LoRA fields; another shape cannot be had without a new adapter.
+    const want = JSON.stringify(loraConfigOf(c));
+    const have = JSON.stringify(loraConfigOf({ ...c, ...this.loraFields! }));
+    if (want !== have) throw new Error(`a LoRA adapter ${have} is already attached; unloadAdapter() before asking for ${want}`);
     return this.lora;
   }
 
@@ -114,6 +123,7 @@ export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch> {
   unloadAdapter(): void {
     this.lora?.adapter.unload();
     this.lora = null;
+    this.loraFields = null;
     this.loaded?.adapter.unload();
     this.loaded = null;
   }

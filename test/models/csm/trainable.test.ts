@@ -260,6 +260,7 @@ describe('CsmTts and the registry', () => {
       assert.match(tts.codec.id, /^mimi:tiny-random-csm-seed0:8$/);
       const ex = tts.buildTrainingExamples(CLIPS);
       assert.equal(ex.length, 3);
+      assert.equal(tts.model.namedLinears().filter((n) => n.module.constructor.name === 'LoraLinear').length, 0, 'examples attach no adapter');
       assert.throws(() => tts.buildTrainingExamples([{ codes: [[1, 2]], text: 'x', source: 0 }]), /row 0 codes/);
       const request = { text: 'Hi there.', speaker: 0, sampling: WORKSHOP_TTS_SAMPLING, maxNewFrames: 6, seed: 1 };
       const leaked = await tensorsLeaked(async () => {
@@ -277,6 +278,8 @@ describe('CsmTts and the registry', () => {
       // A trained adapter changes generation; unloading restores the base model.
       const base = await tts.generate(request);
       const t = tts.trainable({ loraR: 4, loraAlpha: 8 });
+      assert.equal(tts.trainable({ loraR: 4, loraAlpha: 8, learningRate: 1e-3 }), t, 'same LoRA fields: the same adapter');
+      assert.throws(() => tts.trainable({ loraR: 8, loraAlpha: 8 }), /already attached/);
       perturb(t, 3);
       const dir = join(tmp, 'tts-adapter');
       mkdirSync(dir, { recursive: true });
