@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, startJupyter } from './jupyter-server';
-import { audioDurations, errorOutputs, plotsDrawn, runAllCells } from './classic';
+import { audioDurations, errorOutputs, plotsDrawn, runAllCells, stderrNotices } from './classic';
 
 const root = resolve(__dirname, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -21,7 +21,8 @@ test('workshop notebooks run in the browser with plots drawn and audio playable'
   const work = mkdtempSync(join(root, 'runs', 'browser-work-'));
   const notebooks = readdirSync(join(root, 'notebooks')).filter((f) => /^\d\d_.*\.ipynb$/.test(f)).sort();
   for (const nb of notebooks) cpSync(join(root, 'notebooks', nb), join(work, nb));
-  const server = await startJupyter(work, { TTSLAB_WORKDIR: join(work, 'work') });
+  // TTSLAB_QUICK: the short training of the pipeline check (notebook 05 says so).
+  const server = await startJupyter(work, { TTSLAB_WORKDIR: join(work, 'work'), TTSLAB_QUICK: '1' });
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   mkdirSync(artifacts, { recursive: true });
   try {
@@ -31,6 +32,8 @@ test('workshop notebooks run in the browser with plots drawn and audio playable'
       page.on('pageerror', (e) => pageErrors.push(e.message));
       await page.goto(`${server.url}/notebooks/${nb}?token=${server.token}`);
       await runAllCells(page);
+      // The classic Notebook scrolls inside #site: let the page grow so the screenshot holds every cell.
+      await page.addStyleTag({ content: '#site { height: auto !important; overflow: visible !important; }' });
       await page.screenshot({ path: join(artifacts, nb.replace('.ipynb', '.png')), fullPage: true });
       assert.deepEqual(await errorOutputs(page), [], `${nb}: error outputs`);
       const drawn = await plotsDrawn(page);
@@ -38,6 +41,7 @@ test('workshop notebooks run in the browser with plots drawn and audio playable'
       const durations = await audioDurations(page);
       assert.ok(durations.every((d) => Number.isFinite(d) && d > 0), `${nb}: audio durations ${durations.join(', ')}`);
       assert.deepEqual(pageErrors, [], `${nb}: JavaScript errors in the page`);
+      for (const n of await stderrNotices(page)) console.log(`# ${nb} notice: ${n.split('\n')[0]}`);
       console.log(`# ${nb}: ${drawn.length} plots drawn, ${durations.length} audio players (${durations.map((d) => d.toFixed(2)).join(', ')} s)`);
       await page.close();
     }
