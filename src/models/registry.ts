@@ -26,6 +26,10 @@ import { CsmTts, mimiCodec } from './csm/tts';
 import { MimiModel } from './mimi/modeling';
 import { mimiConfigFromHf } from './mimi/config';
 import { parseModelChoice } from './types';
+import type { TtsModel } from './types';
+import type { LoraAdapter } from '../lora';
+import type { TrainConfig } from '../train/config';
+import type { BatchInfo, TrainableModel } from '../train/types';
 
 /** The Hub repo behind `model: 'csm'`: CSM-1B in transformers' layout, ungated (sesame/csm-1b is gated). */
 export const CSM_DEFAULT_REPO = 'unsloth/csm-1b';
@@ -46,8 +50,29 @@ export interface LoadTtsModelOptions {
   tokenizerDir?: string;
 }
 
+/**
+ * What notebooks 04-06 use of a model, whatever its family: the `TtsModel` contract plus a
+ * name, the random-weights warning, LoRA training with a config, adapters on and off, and
+ * `dispose`. CsmTts implements it (LlasaTts has the same members); a family added to
+ * `loadTtsModel` must too, so the notebooks need no change.
+ */
+export interface NotebookTtsModel extends TtsModel<unknown, BatchInfo> {
+  readonly family: string;
+  /** e.g. "unsloth/csm-1b" or "tiny-random-csm". */
+  readonly name: string;
+  /** Shown next to every output when the weights are random; null for a real model. */
+  readonly warning: string | null;
+  /** Folder of the adapter `loadAdapter` attached, or null. */
+  readonly adapterDir: string | null;
+  /** The model with a LoRA adapter built from `config`'s LoRA fields, for `train()`. */
+  trainable(config?: Partial<TrainConfig>): TrainableModel<unknown, BatchInfo> & { readonly adapter: LoraAdapter };
+  loadAdapter(dir: string): Promise<void>;
+  unloadAdapter(): void;
+  dispose(): void;
+}
+
 /** Loads the model a notebook's `MODEL` value names (see the file comment). */
-export async function loadTtsModel(model: string, options: LoadTtsModelOptions = {}): Promise<CsmTts> {
+export async function loadTtsModel(model: string, options: LoadTtsModelOptions = {}): Promise<NotebookTtsModel> {
   if (typeof model !== 'string' || model.trim() === '') throw new Error(`model must be a non-empty string, got ${JSON.stringify(model)}`);
   if (model === TINY_RANDOM_CSM) return tinyRandomTts(options.seed ?? 0);
   if (model in NOT_YET) throw new Error(`model ${JSON.stringify(model)}: ${NOT_YET[model]}`);

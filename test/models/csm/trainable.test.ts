@@ -251,9 +251,10 @@ describe('CsmLoraTrainable resume', () => {
 
 describe('CsmTts and the registry', () => {
   test('tiny-random-csm: examples, generation with and without context, audio, adapters on and off', async () => {
-    const tts = await loadTtsModel('tiny-random-csm');
+    const loaded = await loadTtsModel('tiny-random-csm');
+    assert.ok(loaded instanceof CsmTts);
+    const tts = loaded;
     try {
-      assert.ok(tts instanceof CsmTts);
       assert.equal(tts.warning, TINY_RANDOM_WARNING);
       assert.match(tts.warning!, /RANDOM weights/);
       assert.equal(tts.codec.numCodebooks, NC);
@@ -300,6 +301,7 @@ describe('CsmTts and the registry', () => {
 
   test('a local CSM checkpoint folder (transformers layout, Mimi inside) loads and generates', async () => {
     const tts = await loadTtsModel(CSM_DIR, { tokenizerDir: join(CSM_DIR, 'tokenizer') });
+    assert.ok(tts instanceof CsmTts);
     try {
       assert.equal(tts.warning, null);
       assert.equal(tts.codec.numCodebooks, tts.model.config.numCodebooks);
