@@ -62,6 +62,8 @@ export interface NotebookTtsModel extends TtsModel<unknown, BatchInfo> {
   readonly name: string;
   /** Shown next to every output when the weights are random; null for a real model. */
   readonly warning: string | null;
+  /** Codes per codebook of the codec, when the family knows it (histograms then show unused codes too). */
+  readonly codebookSize?: number;
   /** Folder of the adapter `loadAdapter` attached, or null. */
   readonly adapterDir: string | null;
   /** The model with a LoRA adapter built from `config`'s LoRA fields, for `train()`. */
@@ -87,7 +89,9 @@ function tinyRandomTts(seed: number): Promise<CsmTts> {
     const model = tinyRandomCsm(seed);
     const processor = new CsmProcessor(tinyCsmTokenizer(), model.config);
     const codec = mimiCodec(mimi, TINY_MIMI_CONFIG.numQuantizers, `${TINY_RANDOM_CSM}-seed${seed}`);
-    return new CsmTts(model, processor, codec, mimi, { name: TINY_RANDOM_CSM, baseModelNameOrPath: null, warning: TINY_RANDOM_WARNING });
+    return new CsmTts(model, processor, codec, mimi, {
+      name: TINY_RANDOM_CSM, baseModelNameOrPath: null, warning: TINY_RANDOM_WARNING, codebookSize: TINY_MIMI_CONFIG.codebookSize,
+    });
   });
 }
 
@@ -132,7 +136,9 @@ async function loadCsmCheckpoint(repoOrDir: string, asked: string, options: Load
   // The snapshot folder of a Hub repo is named by its commit, which pins the weights for the codes cache.
   const weightsId = (await isLocalDir(repoOrDir)) ? dir : `${repoOrDir}@${basename(dir)}`;
   const codec = mimiCodec(mimi, config.numCodebooks, weightsId);
-  return new CsmTts(model, processor, codec, mimi, { name: asked === 'csm' ? `${CSM_DEFAULT_REPO}` : asked, baseModelNameOrPath: repoOrDir });
+  return new CsmTts(model, processor, codec, mimi, {
+    name: asked === 'csm' ? CSM_DEFAULT_REPO : asked, baseModelNameOrPath: repoOrDir, codebookSize: mimiConfig.codebookSize,
+  });
 }
 
 // -- the choice, shared by notebooks 04-06 -------------------------------------------------

@@ -51,7 +51,7 @@ test('01-06 on the tiny random CSM: tokenize, train until the loss falls, save a
   const work = join(data, 'work');
   assert.equal(JSON.parse(readFileSync(join(work, 'model.json'), 'utf8')).model, 'tiny-random-csm');
   assert.match(html('04_tokenize'), /class="ttslab-plot"/);
-  assert.match(html('04_tokenize'), /Codebook 0: \d+ of \d+ codes used/);
+  assert.match(text('04_tokenize'), /Codebook 0: \d+ of 67 codes used/, 'histograms span the whole codebook');
   assert.equal((html('04_tokenize').match(/<audio controls/g) ?? []).length, 2, 'original + decoded');
 
   // 05: the loss fell (metrics.jsonl), the adapter is PEFT's, the live plot shows every step.

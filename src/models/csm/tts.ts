@@ -52,6 +52,8 @@ export interface CsmTtsOptions {
   depthDecoderLabelsRatio?: number;
   /** When set, a warning every notebook output of this model shows (the tiny random model's). */
   warning?: string;
+  /** Codes per codebook of the codec (Mimi: 2048), for histograms; CSM's audio vocabulary adds its specials on top. */
+  codebookSize?: number;
 }
 
 export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch> {
@@ -81,6 +83,11 @@ export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch> {
   /** The tiny random model's warning, or null for a real model. */
   get warning(): string | null {
     return this.options.warning ?? null;
+  }
+
+  /** Codes per codebook of the codec, when known (for `showCodeHistograms`). */
+  get codebookSize(): number | undefined {
+    return this.options.codebookSize;
   }
 
   /** Folder of the adapter now attached by `loadAdapter`, or null. */

@@ -258,6 +258,7 @@ describe('CsmTts and the registry', () => {
       assert.equal(tts.warning, TINY_RANDOM_WARNING);
       assert.match(tts.warning!, /RANDOM weights/);
       assert.equal(tts.codec.numCodebooks, NC);
+      assert.equal(tts.codebookSize, 67);
       assert.match(tts.codec.id, /^mimi:tiny-random-csm-seed0:8$/);
       const ex = tts.buildTrainingExamples(CLIPS);
       assert.equal(ex.length, 3);
