@@ -36,8 +36,8 @@ export const CSM_DEFAULT_REPO = 'unsloth/csm-1b';
 
 /** Families that have no implementation yet, and the issue that tracks each. */
 const NOT_YET: Record<string, string> = {
-  orpheus: 'Orpheus (Llama-3B + SNAC) is not available yet: its TtsModel is still to be written (issue 8 names it; SNAC exists in src/models/snac)',
-  llasa: 'Llasa (Llama + XCodec2) is not available yet: XCodec2 and its TtsModel are still to be written (issue 8)',
+  orpheus: 'Orpheus (Llama-3B + SNAC) is not available in notebooks 04-06 yet (issue 8); use "csm" or "tiny-random-csm"',
+  llasa: 'Llasa (Llama + XCodec2) is not available in notebooks 04-06 yet (issue 8); use "csm" or "tiny-random-csm"',
   mini: 'the offline mini model is not available yet (issue 9); use "tiny-random-csm" for a pipeline check or "csm" for CSM-1B',
 };
 
