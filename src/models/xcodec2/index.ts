@@ -3,5 +3,5 @@ export {
   XCODEC2_DEFAULT_CONFIG, validateXcodec2Config, xcodec2CodebookSize, xcodec2ConfigFromHf, xcodec2HopLength, xcodec2NFft,
 } from './config';
 export type { Xcodec2Config } from './config';
-export { Xcodec2Decoder, fsqCodebookRows, fsqIndices } from './modeling';
-export type { Xcodec2LoadOptions } from './modeling';
+export { Xcodec2Decoder, fsqCodebookRows, fsqIndices, xcodec2DecoderWeightShapes } from './modeling';
+export type { Xcodec2LoadOptions, Xcodec2PretrainedOptions } from './modeling';

@@ -19,11 +19,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WeightSource } from '../../weights/types';
+import { Checkpoint, MemoryWeights } from '../../weights/checkpoint';
+import { snapshot } from '../../hub';
+import type { SnapshotOptions } from '../../hub';
+import { Rng } from '../../generate/rng';
 import { Attention } from '../common/attention';
 import { LayerNorm } from '../common/layernorm';
 import { Linear } from '../common/linear';
 import { RMSNorm } from '../common/rmsnorm';
-import { validateXcodec2Config, xcodec2CodebookSize, xcodec2HopLength, xcodec2NFft } from './config';
+import { validateXcodec2Config, xcodec2CodebookSize, xcodec2ConfigFromHf, xcodec2HopLength, xcodec2NFft } from './config';
 import type { Xcodec2Config } from './config';
 
 // -- FSQ -----------------------------------------------------------------------------------
@@ -202,6 +206,7 @@ class WeightReader {
   async conv(name: string, out: number, inp: number, k: number): Promise<Conv1d> {
     const w = await this.get(`${name}.weight`, [out, inp, k]);
     const filter = w.transpose([2, 1, 0]) as tf.Tensor3D; // [out, in, k] -> [k, in, out]
+    w.dispose(); // the torch-layout copy is not kept (disposing it again on failure is harmless)
     this.owned.push(filter);
     return new Conv1d(filter, (await this.get(`${name}.bias`, [out])) as tf.Tensor1D);
   }
@@ -295,6 +300,52 @@ class IstftHead {
 
 // -- the decoder ---------------------------------------------------------------------------
 
+/**
+ * Every tensor the decoder side reads, with its torch shape: `quantizer.project_in/out`
+ * and `acoustic_decoder.*` of transformers' Xcodec2Model (the HKUSTAudio/xcodec2-hf keys).
+ */
+export function xcodec2DecoderWeightShapes(config: Xcodec2Config): Map<string, number[]> {
+  const c = validateXcodec2Config(config);
+  const H = c.hiddenSize;
+  const D = c.quantizationLevels.length;
+  const m = new Map<string, number[]>([
+    ['quantizer.project_in.weight', [D, c.quantizationDim]], ['quantizer.project_in.bias', [D]],
+    ['quantizer.project_out.weight', [c.quantizationDim, D]], ['quantizer.project_out.bias', [c.quantizationDim]],
+    ['acoustic_decoder.fc.weight', [H, c.quantizationDim]], ['acoustic_decoder.fc.bias', [H]],
+    ['acoustic_decoder.embed.weight', [H, H, 7]], ['acoustic_decoder.embed.bias', [H]],
+  ]);
+  const resnet = (p: string) => {
+    for (const n of ['norm1', 'norm2']) { m.set(`${p}.${n}.weight`, [H]); m.set(`${p}.${n}.bias`, [H]); }
+    for (const n of ['conv1', 'conv2']) { m.set(`${p}.${n}.weight`, [H, H, 3]); m.set(`${p}.${n}.bias`, [H]); }
+  };
+  resnet('acoustic_decoder.prior_net.0');
+  resnet('acoustic_decoder.prior_net.1');
+  const q = c.numAttentionHeads * c.headDim;
+  const kv = c.numKeyValueHeads * c.headDim;
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const p = `acoustic_decoder.layers.${i}`;
+    m.set(`${p}.input_layernorm.weight`, [H]);
+    m.set(`${p}.self_attn.q_proj.weight`, [q, H]);
+    m.set(`${p}.self_attn.k_proj.weight`, [kv, H]);
+    m.set(`${p}.self_attn.v_proj.weight`, [kv, H]);
+    m.set(`${p}.self_attn.o_proj.weight`, [H, q]);
+    m.set(`${p}.post_attention_layernorm.weight`, [H]);
+    m.set(`${p}.mlp.fc1.weight`, [c.intermediateSize, H]);
+    m.set(`${p}.mlp.fc2.weight`, [H, c.intermediateSize]);
+  }
+  resnet('acoustic_decoder.post_net.0');
+  resnet('acoustic_decoder.post_net.1');
+  m.set('acoustic_decoder.norm.weight', [H]);
+  m.set('acoustic_decoder.norm.bias', [H]);
+  m.set('acoustic_decoder.head.linear.weight', [xcodec2NFft(c) + 2, H]);
+  m.set('acoustic_decoder.head.linear.bias', [xcodec2NFft(c) + 2]);
+  return m;
+}
+
+export interface Xcodec2PretrainedOptions extends Xcodec2LoadOptions {
+  snapshot?: SnapshotOptions;
+}
+
 export interface Xcodec2LoadOptions {
   /** Prefix of every key (e.g. "model." for a nested checkpoint). Default none. */
   prefix?: string;
@@ -371,6 +422,40 @@ export class Xcodec2Decoder {
       for (const t of w.owned) t.dispose();
       throw e;
     }
+  }
+
+  /**
+   * A local folder or Hub repo in transformers' layout (config.json + model.safetensors),
+   * e.g. `HKUSTAudio/xcodec2-hf`. Its file also holds the encoder and the w2v-BERT 2.0
+   * semantic model, which are downloaded but not read.
+   */
+  static async fromPretrained(repoOrDir: string, options: Xcodec2PretrainedOptions = {}): Promise<Xcodec2Decoder> {
+    const dir = await snapshot(repoOrDir, { allowPatterns: ['config.json', '*.safetensors', '*.safetensors.index.json'], ...options.snapshot });
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const file = join(dir, 'config.json');
+    const config = xcodec2ConfigFromHf(JSON.parse(await readFile(file, 'utf8')), file);
+    return Xcodec2Decoder.fromWeights(await Checkpoint.open(dir), config, options);
+  }
+
+  /**
+   * Seeded random weights (matrices N(0, 1/fan_in), norm weights 1, biases 0) in the
+   * checkpoint's names: for tests, benchmarks and tiny pipeline models. Not a codec:
+   * its audio is noise.
+   */
+  static async random(config: Xcodec2Config, seed = 0): Promise<Xcodec2Decoder> {
+    const rng = new Rng(seed);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [name, shape] of xcodec2DecoderWeightShapes(config)) {
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      if (shape.length >= 2) {
+        const std = 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
+        for (let i = 0; i < data.length; i++) data[i] = normal() * std;
+      } else if (/(norm\d?|layernorm)\.weight$/.test(name)) data.fill(1);
+      tensors.set(name, { shape, data });
+    }
+    return Xcodec2Decoder.fromWeights(new MemoryWeights(tensors, 'xcodec2-random'), config);
   }
 
   /** Codes `[frames]` -> latents `[1, frames, quantizationDim]` (FSQ codebook rows through project_out), owned by the caller. */

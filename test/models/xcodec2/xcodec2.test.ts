@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Checkpoint } from '../../../src/weights/checkpoint';
 import {
-  XCODEC2_DEFAULT_CONFIG, Xcodec2Decoder, fsqCodebookRows, xcodec2CodebookSize, xcodec2ConfigFromHf, xcodec2HopLength, xcodec2NFft,
+  XCODEC2_DEFAULT_CONFIG, Xcodec2Decoder, fsqCodebookRows, xcodec2CodebookSize, xcodec2DecoderWeightShapes, xcodec2ConfigFromHf, xcodec2HopLength, xcodec2NFft,
 } from '../../../src/models/xcodec2';
 import type { Xcodec2Config } from '../../../src/models/xcodec2';
 
@@ -105,6 +105,32 @@ describe('XCodec2 decoder', () => {
     };
     const before = tf.memory().numTensors;
     await assert.rejects(Xcodec2Decoder.fromWeights(partial, config), /no tensor acoustic_decoder\.norm\.bias/);
+    assert.equal(tf.memory().numTensors, before);
+  });
+});
+
+describe('XCodec2 weights', () => {
+  test('xcodec2DecoderWeightShapes names exactly the decoder/quantizer tensors transformers saves', () => {
+    const ours = weights.keys().filter((k) => /^(quantizer|acoustic_decoder)\./.test(k)).sort();
+    const shapes = xcodec2DecoderWeightShapes(config);
+    assert.deepEqual([...shapes.keys()].sort(), ours);
+    for (const k of ours) assert.deepEqual(shapes.get(k), weights.info(k).shape, k);
+  });
+
+  test('random: seeded, a 1024-code layout (FSQ levels [4]*5), frames * 320 finite samples, no leaks', async () => {
+    const tiny = { ...config, quantizationLevels: [4, 4, 4, 4, 4] };
+    const before = tf.memory().numTensors;
+    const a = await Xcodec2Decoder.random(tiny, 3);
+    const b = await Xcodec2Decoder.random(tiny, 3);
+    assert.equal(a.codebookSize, 1024);
+    const codes = [0, 1023, 17, 512, 900];
+    const x = await a.decode(codes);
+    assert.equal(x.length, codes.length * 320);
+    assert.ok(x.every(Number.isFinite));
+    assert.deepEqual(x, await b.decode(codes));
+    await assert.rejects(a.decode([1024]), /XCodec2 code 0 is 1024, expected an integer in \[0, 1024\)/);
+    a.dispose();
+    b.dispose();
     assert.equal(tf.memory().numTensors, before);
   });
 });
