@@ -4,7 +4,7 @@ export {
   codesToSpeechTokens, llasaLayoutFromTokenizer, markerToken, parseSpeechTokens, speechTokenText,
 } from './tokens';
 export type { LlasaMarker, LlasaTokenLayout, ParseOptions, ParsedLlasaSpeech, TokenIssue, TokenLookup } from './tokens';
-export { LLASA_DEFAULT_DATE, LLASA_INSTRUCTION, LlasaProcessor, continueFinalMessage } from './processor';
+export { LLASA_DEFAULT_DATE, LLASA_INSTRUCTION, LlasaProcessor, checkLlasaText, continueFinalMessage } from './processor';
 export type { LlasaProcessorOptions, LlasaPromptClip } from './processor';
 export { LLASA_FRAME_SAMPLES, LLASA_LORA_TRAIN, LLASA_MAX_LENGTH, LLASA_PRESET, LLASA_SAMPLE_RATE, generateLlasaSpeech } from './generation';
 export type { LlasaGenerateOptions, LlasaSpeech } from './generation';
@@ -14,3 +14,5 @@ export {
   TINY_LLASA_CHAT_TEMPLATE, TINY_LLASA_SPEECH_TOKENS, TINY_LLASA_VOCAB_SIZE, TINY_RANDOM_LLASA, TINY_RANDOM_LLASA_WARNING,
   tinyLlasaConfig, tinyLlasaTokenizer, tinyRandomLlasa, tinyRandomLlasaLm,
 } from './tiny';
+export { speakLlasa } from './speech';
+export type { LlasaAudio } from './speech';

@@ -66,6 +66,18 @@ export interface LlasaPromptClip {
   codes: ArrayLike<number>;
 }
 
+/**
+ * Text the user turn can carry: non-empty, and without Llasa's marker or speech-token
+ * strings, which the tokenizer would read as those tokens (a stray <|SPEECH_GENERATION_START|>
+ * would make the reference's splice and label start ambiguous). `where` names the row.
+ */
+export function checkLlasaText(text: unknown, where: string): string {
+  if (typeof text !== 'string' || text.trim() === '') throw new Error(`Llasa ${where}: text must be a non-empty string, got ${JSON.stringify(text)}`);
+  const m = /<\|(?:(?:TEXT|SPEECH)_(?:GENERATION|UNDERSTANDING)_(?:START|END)|s_\d+)\|>/.exec(text);
+  if (m) throw new Error(`Llasa ${where}: text contains the token string ${m[0]} at character ${m.index}; remove it`);
+  return text;
+}
+
 /** Builds Llasa prompts and training examples with one tokenizer. */
 export class LlasaProcessor {
   readonly layout: LlasaTokenLayout;
@@ -98,11 +110,12 @@ export class LlasaProcessor {
    * tokenizing their `<|s_N|>` text, as the model card does, gives the same ids (tested).
    */
   prompt(text: string, clip?: LlasaPromptClip): number[] {
-    if (typeof text !== 'string' || text.trim() === '') throw new Error(`Llasa prompt: text must be a non-empty string, got ${JSON.stringify(text)}`);
+    checkLlasaText(text, 'prompt');
     let fullText = text;
     let speech: number[] = [];
     if (clip) {
       if (typeof clip.text !== 'string') throw new Error(`Llasa prompt clip: text must be a string, got ${JSON.stringify(clip.text)}`);
+      if (clip.text.trim() !== '') checkLlasaText(clip.text, 'prompt clip');
       if (clip.codes.length === 0) throw new Error('Llasa prompt clip has no codes; leave the clip out for zero-shot');
       speech = codesToSpeechTokens(clip.codes, this.layout);
       fullText = clip.text.trim() === '' ? text : `${clip.text.trim()} ${text}`;
@@ -134,7 +147,7 @@ export class LlasaProcessor {
    * codes and text; `where` names the row in errors.
    */
   trainingExample(text: string, codes: ArrayLike<number>, where = 'example'): TokenExample {
-    if (typeof text !== 'string' || text.trim() === '') throw new Error(`Llasa ${where}: text must be a non-empty string, got ${JSON.stringify(text)}`);
+    checkLlasaText(text, where);
     if (codes.length === 0) throw new Error(`Llasa ${where}: no speech codes`);
     let speech: number[];
     try {

@@ -144,5 +144,9 @@ describe('Llasa training sequences equal train_tts.py', () => {
     assert.throws(() => processor.trainingExample('hi', [1, 5000], 'row 3'), /Llasa row 3: speech code 1 is 5000/);
     assert.throws(() => processor.trainingExample('hi', [], 'row 4'), /Llasa row 4: no speech codes/);
     assert.throws(() => processor.trainingExample(' ', [1], 'row 5'), /Llasa row 5: text must be a non-empty string/);
+    assert.throws(() => processor.trainingExample('say <|SPEECH_GENERATION_START|> now', [1], 'row 6'),
+      /Llasa row 6: text contains the token string <\|SPEECH_GENERATION_START\|> at character 4/);
+    assert.throws(() => processor.prompt('hi <|s_12|>'), /Llasa prompt: text contains the token string <\|s_12\|>/);
+    assert.throws(() => processor.prompt('hi', { text: '<|TEXT_UNDERSTANDING_END|>', codes: [1] }), /Llasa prompt clip: text contains/);
   });
 });

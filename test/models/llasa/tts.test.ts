@@ -2,7 +2,8 @@
  * Llasa behind the model interface on the tiny random Llasa-shaped Llama: the tiny chat
  * template renders what Llama-3.2's does, training examples from coded clips, the LoRA
  * recipe (r 8, alpha 32, q,v, dropout 0.1), a loss over the speech tokens only, seeded
- * generation with and without a cloning context, the preset, and no tensor leaks.
+ * generation with and without a cloning context, the preset, decoding through a random
+ * XCodec2 decoder (speakLlasa), and no tensor leaks.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +12,9 @@ import * as tf from '@tensorflow/tfjs';
 import { TextTokenizer } from '../../../src/tokenizer';
 import type { AudioCodec, Codes } from '../../../src/models/types';
 import {
-  LLASA_PRESET, LlasaProcessor, TINY_LLASA_SPEECH_TOKENS, TINY_LLASA_VOCAB_SIZE, tinyLlasaTokenizer, tinyRandomLlasa,
+  LLASA_PRESET, LlasaProcessor, TINY_LLASA_SPEECH_TOKENS, TINY_LLASA_VOCAB_SIZE, speakLlasa, tinyLlasaTokenizer, tinyRandomLlasa,
 } from '../../../src/models/llasa';
+import { XCODEC2_DEFAULT_CONFIG, Xcodec2Decoder } from '../../../src/models/xcodec2';
 import type { LlasaTts } from '../../../src/models/llasa';
 
 /**
@@ -124,5 +126,23 @@ describe('tiny random Llasa', () => {
       weightDecay: 0.01, adamBeta2: 0.95, schedule: 'cosine',
     });
     assert.equal(LLASA_PRESET.maxLength, 2048);
+  });
+});
+
+describe('speakLlasa', () => {
+  test('tiny Llasa + a random 1024-code XCodec2 decoder: codes decode to frames * 320 samples at 16 kHz', async () => {
+    const decoder = await Xcodec2Decoder.random({ ...XCODEC2_DEFAULT_CONFIG, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 1,
+      numAttentionHeads: 4, numKeyValueHeads: 4, headDim: 16, semanticHiddenSize: 64, quantizationDim: 128, quantizationLevels: [4, 4, 4, 4, 4] }, 1);
+    const before = tf.memory().numTensors;
+    const out = await speakLlasa(tts.model, tts.processor, decoder, 'Hello.', { ...LLASA_PRESET.sampling, seed: 3, maxNewTokens: 20, onInvalid: 'skip' });
+    assert.ok(out.codes.length > 0);
+    assert.equal(out.samples.length, out.codes.length * 320);
+    assert.equal(out.sampleRate, 16000);
+    assert.equal(out.durationSeconds, out.codes.length / 50);
+    assert.equal(tf.memory().numTensors, before);
+    const wrong = await Xcodec2Decoder.random({ ...decoder.config, quantizationLevels: [4, 4, 4, 4] }, 1);
+    await assert.rejects(speakLlasa(tts.model, tts.processor, wrong, 'Hello.', { seed: 3 }), /decoder has 256 codes, the tokenizer 1024 speech tokens/);
+    wrong.dispose();
+    decoder.dispose();
   });
 });
