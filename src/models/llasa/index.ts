@@ -16,3 +16,5 @@ export {
 } from './tiny';
 export { speakLlasa } from './speech';
 export type { LlasaAudio } from './speech';
+export { loadLlasa } from './load';
+export type { LoadLlasaOptions, LoadedLlasa } from './load';
