@@ -74,3 +74,16 @@ export * as orpheus from './models/orpheus';
 // WavLM (06/07): speaker embeddings for the speaker-similarity verifier.
 export * as wavlm from './models/wavlm';
 export { WavLMForXVector, cosineSimilarity, DEFAULT_WAVLM_SV_MODEL } from './models/wavlm';
+
+// Model selection for 04-06 and CSM behind the model interface (LoRA trainable, tiny random pipeline-check model).
+export { loadTtsModel, saveModelChoice, readModelChoice, adapterOutputDir, modelSlug, CSM_DEFAULT_REPO, MODEL_CHOICE_FILE } from './models/registry';
+export type { LoadTtsModelOptions, NotebookTtsModel } from './models/registry';
+export { CsmTts, mimiCodec, generateBaseAndFinetuned, WORKSHOP_TTS_SAMPLING, BASE_AND_FINETUNED_SYSTEMS } from './models/csm/tts';
+export type { CsmTtsOptions, Speech, AdapterSwitchable } from './models/csm/tts';
+export { CsmLoraTrainable, csmTrainingExample, CSM_TRAIN_STATE_NAME } from './models/csm/trainable';
+export type { CsmTrainingExample, CsmTrainBatch, CsmTrainableOptions } from './models/csm/trainable';
+export { TINY_RANDOM_CSM, TINY_RANDOM_WARNING, TINY_MIMI_CONFIG, tinyCsmConfig, tinyCsmTokenizer, tinyRandomCsm, tinyRandomMimi } from './models/csm/tiny';
+
+// Llasa (Llama + XCodec2 at 16 kHz).
+export * as llasa from './models/llasa';
+export * as xcodec2 from './models/xcodec2';

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // Driving the classic Jupyter Notebook UI as a person does, and reading what it shows.
 import type { Page } from 'playwright-core';
 

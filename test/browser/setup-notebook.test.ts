@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // 00_setup in a real browser: Jupyter (Lab, else classic Notebook) + Debian's Chromium,
 // driven by playwright-core. Checks what a headless nbclient run cannot: the plot is drawn
 // by plotly.js (SVG in the page), the audio player's WAV decodes, and a saved notebook

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // Every workshop notebook, in order, in a real browser: classic Notebook + Debian's
 // Chromium driven by playwright-core, cells run through the UI (Cell > Run All). Checks no
 // error outputs, every showPlot output drawn by plotly.js, every showAudio player decodes,

@@ -16,6 +16,7 @@ import {
   type MimeBundle,
 } from '../../src/notebook';
 import { decodeWav } from '../../src/audio/wav';
+import * as progressModule from '../../src/notebook/progress';
 
 /** Captures everything shown while `fn` runs. */
 function capture(fn: () => void): { bundle: MimeBundle; displayId?: string; update: boolean }[] {
@@ -162,7 +163,7 @@ test('LivePlot: throttles redraws and flush shows the last state', () => {
 });
 
 test('progress: notebook bar updates one output in place, with rate, ETA and postfix', async () => {
-  const { ProgressBar } = await import('../../src/notebook/progress');
+  const { ProgressBar } = progressModule;
   const out = capture(() => {
     const bar = new ProgressBar({ label: 'tokenizing', total: 4, minIntervalMs: 0, mode: 'notebook' });
     bar.tick();
@@ -179,7 +180,7 @@ test('progress: notebook bar updates one output in place, with rate, ETA and pos
 });
 
 test('progress: byte counts and durations are human-readable', async () => {
-  const { ProgressBar, fmtDuration } = await import('../../src/notebook/progress');
+  const { ProgressBar, fmtDuration } = progressModule;
   const bar = new ProgressBar({ label: 'download', total: 2_500_000, unit: 'bytes', mode: 'none' });
   bar.update(1_200_000);
   assert.match(bar.text(), /download\s+48%\s+1\.2 MB\/2\.5 MB/);
