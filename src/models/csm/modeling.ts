@@ -318,7 +318,8 @@ export class CsmForConditionalGeneration {
     const tensors = new Map<string, tf.Tensor>();
     for (const [k, shape] of csmWeightShapes(config)) {
       if (k === AUDIO_EMBED && config.tieCodebooksEmbeddings) continue;
-      tensors.set(k, /norm\.weight$/.test(k) ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', seed++));
+      // Pre-increment: tfjs treats a seed of 0 as no seed at all (rand_util: seed ? seed : Math.random()).
+      tensors.set(k, /norm\.weight$/.test(k) ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', ++seed));
     }
     return CsmForConditionalGeneration.fromTensors(config, tensors);
   }

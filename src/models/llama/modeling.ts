@@ -308,7 +308,8 @@ export class LlamaForCausalLM implements CausalLM {
     let seed = options.seed ?? 0;
     const tensors = new Map<string, tf.Tensor>();
     for (const [k, shape] of llamaWeightShapes(config)) {
-      tensors.set(k, /norm\.weight$/.test(k) ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', seed++));
+      // Pre-increment: tfjs treats a seed of 0 as no seed at all (rand_util: seed ? seed : Math.random()).
+      tensors.set(k, /norm\.weight$/.test(k) ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', ++seed));
     }
     return LlamaForCausalLM.fromTensors(config, tensors);
   }

@@ -80,7 +80,8 @@ class WeightReader {
     if (/layernorm\.bias$|conv\.bias$/.test(name)) return tf.zeros(shape);
     if (/layer_scale\.scale$/.test(name)) return tf.fill(shape, 0.01);
     const fanIn = /embed_sum$/.test(name) ? 1 : shape.slice(1).reduce((a, b) => a * b, 1);
-    return tf.randomNormal(shape, 0, 1 / Math.sqrt(fanIn), 'float32', this.seed++);
+    // Pre-increment: tfjs treats a seed of 0 as no seed at all (rand_util: seed ? seed : Math.random()).
+    return tf.randomNormal(shape, 0, 1 / Math.sqrt(fanIn), 'float32', ++this.seed);
   }
 
   own<T extends { dispose(): void }>(x: T): T {

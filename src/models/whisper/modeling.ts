@@ -455,7 +455,8 @@ export class WhisperForConditionalGeneration {
       if (k === 'model.encoder.embed_positions.weight') t = tf.tensor(sinusoids(shape[0]!, shape[1]!), shape);
       else if (/layer_norm\.weight$/.test(k)) t = tf.ones(shape);
       else if (/layer_norm\.bias$/.test(k)) t = tf.zeros(shape);
-      else t = tf.randomNormal(shape, 0, std, 'float32', seed++);
+      // Pre-increment: tfjs treats a seed of 0 as no seed at all (rand_util: seed ? seed : Math.random()).
+      else t = tf.randomNormal(shape, 0, std, 'float32', ++seed);
       tensors.set(k, t);
     }
     return WhisperForConditionalGeneration.fromTensors(config, null, tensors);
