@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { RuntimeError, cudaLibrariesMissing, notInstalled } from './errors';
+import { registerWasmUnsortedSegmentSum } from './kernels/wasm_segment_sum';
 import type { BackendName, BackendRequest, RuntimeInfo, RuntimeOptions } from './types';
 import { DEFAULT_DAWN_TOGGLES, describeWebGPU, ensureWebGPU, markWebGPUReady, webgpuStateIfReady } from './webgpu';
 
@@ -129,6 +130,8 @@ async function activate(backend: BackendName, options: RuntimeOptions): Promise<
         throw notInstalled('wasm', '@tensorflow/tfjs-backend-wasm', e);
       }
       versions['tfjs-backend-wasm'] = packageVersion('@tensorflow/tfjs-backend-wasm');
+      // tfjs-backend-wasm 4.22 lacks the kernel gather's gradient needs (training losses).
+      registerWasmUnsortedSegmentSum();
       break;
     case 'cpu':
       break;

@@ -27,7 +27,7 @@ import type { Codes } from '../types';
 import type { CsmForConditionalGeneration } from './modeling';
 import { validateCodes } from './modeling';
 import type { CsmBatch, CsmProcessor } from './processor';
-import { registerWasmUnsortedSegmentSum } from './wasm_kernels';
+import { registerWasmUnsortedSegmentSum } from '../../runtime/kernels/wasm_segment_sum';
 
 /** One training example: a clip's codes with what is said and who says it. */
 export interface CsmTrainingExample {
@@ -86,7 +86,7 @@ export class CsmLoraTrainable implements TrainableModel<CsmTrainingExample, CsmT
       throw new Error(`depthDecoderLabelsRatio must be in (0, 1], got ${this.depthDecoderLabelsRatio}`);
     }
     this.baseModelNameOrPath = options.baseModelNameOrPath ?? null;
-    // Training on wasm needs the gather gradient (see wasm_kernels.ts).
+    // Training on wasm needs the gather gradient (see src/runtime/kernels/wasm_segment_sum.ts).
     registerWasmUnsortedSegmentSum();
   }
 

@@ -18,7 +18,7 @@ import { tinyCsmTokenizer, tinyRandomCsm, TINY_RANDOM_WARNING } from '../../../s
 import { CSM_TRAIN_STATE_NAME, CsmLoraTrainable } from '../../../src/models/csm/trainable';
 import type { CsmTrainingExample } from '../../../src/models/csm/trainable';
 import { CsmTts, WORKSHOP_TTS_SAMPLING } from '../../../src/models/csm/tts';
-import { registerWasmUnsortedSegmentSum } from '../../../src/models/csm/wasm_kernels';
+import { registerWasmUnsortedSegmentSum } from '../../../src/runtime/kernels/wasm_segment_sum';
 import { CSM_DEFAULT_REPO, loadTtsModel, modelSlug, readModelChoice, saveModelChoice } from '../../../src/models/registry';
 import { validateTrainConfig } from '../../../src/train/config';
 import type { CodedClip } from '../../../src/models/types';

@@ -6,7 +6,7 @@
  * has it but trains the tiny CSM ~100x slower, so this registers a straightforward
  * JavaScript implementation on wasm (reading and writing the wasm heap directly).
  *
- * Belongs in src/runtime/kernels; it lives here until that owner takes it over.
+ * Registered by `initRuntime` whenever the wasm backend is chosen, so every trainer gets it.
  */
 import * as tf from '@tensorflow/tfjs';
 
