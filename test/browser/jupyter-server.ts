@@ -64,6 +64,14 @@ export async function startJupyter(notebookDir: string, extraEnv: NodeJS.Process
     token,
     env,
     async stop() {
+      // Kernels run in process sessions of their own, so killing the server's group misses
+      // them; alive, they would keep the server's stdout pipes (and this test process) open.
+      try {
+        const kernels = (await (await fetch(`${url}/api/kernels?token=${token}`)).json()) as { id: string }[];
+        await Promise.all(kernels.map((k) => fetch(`${url}/api/kernels/${k.id}?token=${token}`, { method: 'DELETE' })));
+      } catch {
+        // server already gone
+      }
       for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
         try {
           process.kill(-child.pid!, sig);
@@ -72,6 +80,8 @@ export async function startJupyter(notebookDir: string, extraEnv: NodeJS.Process
         }
         await new Promise((r) => setTimeout(r, 500));
       }
+      child.stdout!.destroy();
+      child.stderr!.destroy();
       rmSync(dir, { recursive: true, force: true });
     },
   };
