@@ -4,6 +4,7 @@
  * are a few kilobytes, so a grid of many clips stays light in the saved notebook.
  */
 import { encodePng } from '../notebook/png';
+import { viridis } from '../notebook/staticPlot';
 
 export interface SpectrogramOptions {
   /** Analysis window in seconds (default 0.025: 25 ms, the usual speech frame). */
@@ -105,21 +106,6 @@ export function spectrogramDb(samples: Float32Array, sampleRate: number, options
     }
   }
   return { db, numFrames, numBins, sampleRate, windowSamples, hopSamples, fftSize, binHz: sampleRate / fftSize, dynamicRangeDb: range };
-}
-
-/** Viridis, sampled at 9 stops (matplotlib's values). */
-const VIRIDIS: [number, number, number][] = [
-  [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
-  [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
-];
-
-function viridis(t: number): [number, number, number] {
-  const x = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
-  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
-  const f = x - i;
-  const a = VIRIDIS[i]!;
-  const b = VIRIDIS[i + 1]!;
-  return [Math.round(a[0] + (b[0] - a[0]) * f), Math.round(a[1] + (b[1] - a[1]) * f), Math.round(a[2] + (b[2] - a[2]) * f)];
 }
 
 /**

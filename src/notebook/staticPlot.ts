@@ -15,7 +15,8 @@ const VIRIDIS: [number, number, number][] = [
   [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
 ];
 
-function viridis(t: number): [number, number, number] {
+/** Colour of `t` in [0, 1] on the viridis map (RGB 0-255). */
+export function viridis(t: number): [number, number, number] {
   const x = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
   const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
   const f = x - i;

@@ -24,6 +24,7 @@ import { MimiModel } from '../mimi/modeling';
 import { fromHfConfig } from './config';
 import type { CsmConfig } from './config';
 import { CsmForConditionalGeneration } from './modeling';
+import { bytesToUnicode } from '../../tokenizer/bytes';
 
 /** The name notebooks use for this model. */
 export const TINY_RANDOM_CSM = 'tiny-random-csm';
@@ -58,18 +59,6 @@ export const TINY_MIMI_CONFIG: MimiConfig = {
 const SPECIALS = ['<|begin_of_text|>', '<|end_of_text|>', '<|AUDIO|>', '<|audio_eos|>'] as const;
 const BYTE_TOKENS = 256;
 const specialId = (t: (typeof SPECIALS)[number]) => BYTE_TOKENS + SPECIALS.indexOf(t);
-
-/** GPT-2's bytes_to_unicode: the printable stand-in of each byte value, as byte-level BPE vocabularies spell bytes. */
-function bytesToUnicode(): string[] {
-  const printable: number[] = [];
-  for (let b = 33; b <= 126; b++) printable.push(b);
-  for (let b = 161; b <= 172; b++) printable.push(b);
-  for (let b = 174; b <= 255; b++) printable.push(b);
-  const out = new Array<string>(BYTE_TOKENS);
-  let extra = 0;
-  for (let b = 0; b < BYTE_TOKENS; b++) out[b] = String.fromCodePoint(printable.includes(b) ? b : BYTE_TOKENS + extra++);
-  return out;
-}
 
 /** A byte-level tokenizer (one token per UTF-8 byte, no merges) with CSM's special tokens. */
 export function tinyCsmTokenizer(): TextTokenizer {

@@ -26,6 +26,7 @@ import { LLASA_MAX_LENGTH } from './generation';
 import { LlasaProcessor } from './processor';
 import { LLASA_MARKERS, markerToken, speechTokenText } from './tokens';
 import { LlasaTts } from './tts';
+import { bytesToUnicode } from '../../tokenizer/bytes';
 
 /** The name notebooks use for this model. */
 export const TINY_RANDOM_LLASA = 'tiny-random-llasa';
@@ -49,18 +50,6 @@ export const TINY_LLASA_CHAT_TEMPLATE = '{{- bos_token }}'
   + '{{- "<|start_header_id|>system<|end_header_id|>\\n\\nCutting Knowledge Date: December 2023\\nToday Date: " + date_string + "\\n\\n<|eot_id|>" }}'
   + "{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{%- endfor %}"
   + "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}";
-
-/** GPT-2's bytes_to_unicode: the printable stand-in of each byte value. */
-function bytesToUnicode(): string[] {
-  const printable: number[] = [];
-  for (let b = 33; b <= 126; b++) printable.push(b);
-  for (let b = 161; b <= 172; b++) printable.push(b);
-  for (let b = 174; b <= 255; b++) printable.push(b);
-  const out = new Array<string>(BYTE_TOKENS);
-  let extra = 0;
-  for (let b = 0; b < BYTE_TOKENS; b++) out[b] = String.fromCodePoint(printable.includes(b) ? b : BYTE_TOKENS + extra++);
-  return out;
-}
 
 /** The tiny model's tokenizer: one token per UTF-8 byte, Llama-3 specials, Llasa markers and 1024 speech tokens. */
 export function tinyLlasaTokenizer(): TextTokenizer {
