@@ -87,6 +87,16 @@ async function matmuls(): Promise<void> {
     { BM: 128, BN: 128, BK: 32, sgRows: 4, sgCols: 2 },
     { BM: 128, BN: 256, BK: 32, sgRows: 2, sgCols: 4 },
     { BM: 128, BN: 128, BK: 64, sgRows: 2, sgCols: 4 },
+    // padded rows, register prefetch of the next K step, and the direct (no workgroup memory) form
+    { BM: 128, BN: 128, BK: 32, sgRows: 2, sgCols: 4, pad: 8 },
+    { BM: 128, BN: 128, BK: 32, sgRows: 2, sgCols: 4, pad: 8, prefetch: true },
+    { BM: 128, BN: 256, BK: 32, sgRows: 2, sgCols: 4, pad: 8, prefetch: true },
+    { BM: 256, BN: 128, BK: 32, sgRows: 4, sgCols: 2, pad: 8, prefetch: true },
+    { BM: 128, BN: 128, BK: 64, sgRows: 2, sgCols: 4, pad: 8, prefetch: true },
+    { BM: 64, BN: 128, BK: 32, sgRows: 2, sgCols: 2, pad: 8, prefetch: true },
+    { BM: 64, BN: 64, BK: 16, sgRows: 2, sgCols: 2, direct: true },
+    { BM: 128, BN: 128, BK: 16, sgRows: 2, sgCols: 4, direct: true },
+    { BM: 128, BN: 64, BK: 16, sgRows: 4, sgCols: 2, direct: true },
   ];
   const usable: SubgroupMatrixTiling[] = [];
   const probe = 1024;
@@ -112,7 +122,8 @@ async function matmuls(): Promise<void> {
     for (const tiling of usable) {
       if (n % tiling.BM || n % tiling.BN || n % tiling.BK) continue;
       const s = await time(() => matmulHalf(ah, bh, { tiling, variant: 'subgroup-matrix' }).dispose(), reps);
-      if (!best || s < best.s) best = { s, label: `subgroup matrices ${tiling.BM}x${tiling.BN}x${tiling.BK}, ${tiling.sgRows}x${tiling.sgCols} subgroups` };
+      console.log(`matmul f16 ${n} ${JSON.stringify(tiling)}: ${((2 * n ** 3) / s / 1e12).toFixed(1)} TFLOP/s`);
+      if (!best || s < best.s) best = { s, label: `subgroup matrices ${tiling.BM}x${tiling.BN}x${tiling.BK}, ${tiling.sgRows}x${tiling.sgCols} subgroups${tiling.direct ? ', direct' : `, pad ${tiling.pad ?? 0}${tiling.prefetch ? ', prefetch' : ''}`}` };
     }
     if (!best && (n <= 4096 || quick)) {
       best = { s: await time(() => matmulHalf(ah, bh, { variant: 'tiled' }).dispose(), Math.max(1, reps >> 3)), label: 'tiled fallback (no subgroup matrices)' };

@@ -155,7 +155,13 @@ test("the subgroup-matrix WGSL compiles (Dawn's null backend, which has the feat
     requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupSizeX: adapter.limits.maxComputeWorkgroupSizeX },
   });
   try {
-    for (const tiling of [DEFAULT_TILING, { BM: 64, BN: 64, BK: 32, sgRows: 2, sgCols: 2 }]) {
+    for (const tiling of [
+      DEFAULT_TILING,
+      { BM: 64, BN: 64, BK: 32, sgRows: 2, sgCols: 2 },
+      { BM: 64, BN: 64, BK: 32, sgRows: 2, sgCols: 2, pad: 8 },
+      { BM: 64, BN: 64, BK: 32, sgRows: 2, sgCols: 2, pad: 8, prefetch: true },
+      { BM: 64, BN: 64, BK: 16, sgRows: 2, sgCols: 2, direct: true },
+    ]) {
       const module = device.createShaderModule({ code: subgroupMatrixWgsl(tiling, 32) });
       const messages = (await module.getCompilationInfo()).messages.filter((m) => m.type !== 'info');
       assert.deepEqual(messages.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`), [], JSON.stringify(tiling));

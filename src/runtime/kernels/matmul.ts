@@ -28,6 +28,12 @@ export interface SubgroupMatrixTiling {
   /** Subgroups per workgroup along M and along N. */
   sgRows: number;
   sgCols: number;
+  /** f16 elements of padding after each workgroup-memory row (spreads shared-memory banks; default 0). */
+  pad?: number;
+  /** Stage the next K step in registers while the current one multiplies (default false). */
+  prefetch?: boolean;
+  /** Load fragments straight from global memory, no workgroup memory (default false). */
+  direct?: boolean;
 }
 
 /** Default tiling: 128x128 output, 8 subgroups each owning 64x32 (4x2 tiles of 16x16), 16 KiB workgroup memory. */
@@ -104,74 +110,141 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3
   }
 }`;
 
-/** WGSL of the subgroup-matrix kernel for one tiling and subgroup size (all loops over tiles unrolled here). */
+/**
+ * WGSL of the subgroup-matrix kernel for one tiling and subgroup size (all loops over tiles unrolled here).
+ *
+ * Staged form (default): each K step copies the A [BM, BK] and B [BK, BN] block tiles into
+ * workgroup memory (rows padded by `pad` f16 to spread shared-memory banks), then every
+ * subgroup multiplies its TM x TN 16x16 tiles out of it. With `prefetch`, each thread reads
+ * its share of the next K step into registers before the multiply of the current one, so
+ * global loads overlap tensor-core work (one workgroup buffer, two barriers per step).
+ * Direct form (`direct`): no workgroup memory; each subgroup loads its fragments from global
+ * memory (L1/L2 serve the reuse).
+ */
 export function subgroupMatrixWgsl(t: SubgroupMatrixTiling, subgroupSize: number): string {
   const TM = t.BM / (TILE * t.sgRows);
   const TN = t.BN / (TILE * t.sgCols);
   const threads = t.sgRows * t.sgCols * subgroupSize;
+  const pad = t.pad ?? 0;
   const lines: string[] = [];
   for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) lines.push(`  var acc_${i}_${j} = subgroup_matrix_result<f32, ${TILE}, ${TILE}>();`);
   const accs = lines.join('\n');
-  const step: string[] = [];
-  for (let i = 0; i < TM; i++) {
-    step.push(`      let l_${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${TILE}, ${TILE}>, row_major>(&As, (rowA + ${i * TILE}u) * BK + kk, BK);`);
-  }
-  for (let j = 0; j < TN; j++) {
-    step.push(`      let r_${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${TILE}, ${TILE}>, row_major>(&Bs, kk * BN + colB + ${j * TILE}u, BN);`);
-  }
-  for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) step.push(`      acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(l_${i}, r_${j}, acc_${i}_${j});`);
+  const mma = (aRef: string, aOff: (i: number) => string, aStride: string, bRef: string, bOff: (j: number) => string, bStride: string): string => {
+    const step: string[] = [];
+    for (let i = 0; i < TM; i++) step.push(`      let l_${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${TILE}, ${TILE}>, row_major>(${aRef}, ${aOff(i)}, ${aStride});`);
+    for (let j = 0; j < TN; j++) step.push(`      let r_${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${TILE}, ${TILE}>, row_major>(${bRef}, ${bOff(j)}, ${bStride});`);
+    for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) step.push(`      acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(l_${i}, r_${j}, acc_${i}_${j});`);
+    return step.join('\n');
+  };
   const stores: string[] = [];
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN; j++) {
       stores.push(`  subgroupMatrixStore<row_major>(&c, (m0 + rowA + ${i * TILE}u) * p.N + n0 + colB + ${j * TILE}u, acc_${i}_${j}, p.N);`);
     }
   }
-  return /* wgsl */ `
+  const header = /* wgsl */ `
 enable f16;
 enable chromium_experimental_subgroup_matrix;
 // The subgroup index comes from local_invocation_index / subgroup size, which the
 // uniformity analysis cannot prove subgroup-uniform; it is, for a 1-D workgroup.
 diagnostic(off, chromium.subgroup_matrix_uniformity);
-
-@group(0) @binding(0) var<storage, read> a: array<vec4<f16>>;  // [M, K]
-@group(0) @binding(1) var<storage, read> b: array<vec4<f16>>;  // [K, N]
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;  // [M, N]
-struct Params { M: u32, N: u32, K: u32 }
-@group(0) @binding(3) var<uniform> p: Params;
-
-const BM = ${t.BM}u;
-const BN = ${t.BN}u;
-const BK = ${t.BK}u;
-const THREADS = ${threads}u;
-var<workgroup> As: array<f16, BM * BK>; // [BM][BK]
-var<workgroup> Bs: array<f16, BK * BN>; // [BK][BN]
-
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+`;
+  const prologue = /* wgsl */ `
   let sg = lid / ${subgroupSize}u;
   let rowA = (sg / ${t.sgCols}u) * ${TM * TILE}u; // first row of this subgroup's block in the tile
   let colB = (sg % ${t.sgCols}u) * ${TN * TILE}u; // first column
   let m0 = wid.y * BM;
   let n0 = wid.x * BN;
-${accs}
+${accs}`;
+  const consts = `const BM = ${t.BM}u;\nconst BN = ${t.BN}u;\nconst BK = ${t.BK}u;\nconst THREADS = ${threads}u;`;
+  if (t.direct) {
+    return `${header}
+@group(0) @binding(0) var<storage, read> a: array<f16>;        // [M, K]
+@group(0) @binding(1) var<storage, read> b: array<f16>;        // [K, N]
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;  // [M, N]
+struct Params { M: u32, N: u32, K: u32 }
+@group(0) @binding(3) var<uniform> p: Params;
+${consts}
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}
+  for (var kk = 0u; kk < p.K; kk += ${TILE}u) {
+${mma('&a', (i) => `(m0 + rowA + ${i * TILE}u) * p.K + kk`, 'p.K', '&b', (j) => `kk * p.N + n0 + colB + ${j * TILE}u`, 'p.N')}
+  }
+${stores.join('\n')}
+}`;
+  }
+  const SA = t.BK + pad;
+  const SB = t.BN + pad;
+  const loadsA = (t.BM * t.BK) / 4 / threads;
+  const loadsB = (t.BK * t.BN) / 4 / threads;
+  const compute = mma('&As', (i) => `(rowA + ${i * TILE}u) * SA + kk`, 'SA', '&Bs', (j) => `kk * SB + colB + ${j * TILE}u`, 'SB');
+  const decl = `${header}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f16>>;  // [M, K]
+@group(0) @binding(1) var<storage, read> b: array<vec4<f16>>;  // [K, N]
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;  // [M, N]
+struct Params { M: u32, N: u32, K: u32 }
+@group(0) @binding(3) var<uniform> p: Params;
+${consts}
+const SA = ${SA}u; // row stride of As in f16 (BK + pad)
+const SB = ${SB}u; // row stride of Bs in f16 (BN + pad)
+var<workgroup> As: array<f16, BM * SA>; // [BM][SA]
+var<workgroup> Bs: array<f16, BK * SB>; // [BK][SB]
+`;
+  if (t.prefetch && Number.isInteger(loadsA) && Number.isInteger(loadsB)) {
+    return `${decl}
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}
+  var ra: array<vec4<f16>, ${loadsA}>;
+  var rb: array<vec4<f16>, ${loadsB}>;
+  for (var i = 0u; i < ${loadsA}u; i++) { let t = lid + i * THREADS; ra[i] = a[((m0 + t / (BK / 4u)) * p.K) / 4u + t % (BK / 4u)]; }
+  for (var i = 0u; i < ${loadsB}u; i++) { let t = lid + i * THREADS; rb[i] = b[((t / (BN / 4u)) * p.N + n0) / 4u + t % (BN / 4u)]; }
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    for (var i = 0u; i < ${loadsA}u; i++) {
+      let t = lid + i * THREADS;
+      let o = (t / (BK / 4u)) * SA + 4u * (t % (BK / 4u));
+      As[o] = ra[i].x; As[o + 1u] = ra[i].y; As[o + 2u] = ra[i].z; As[o + 3u] = ra[i].w;
+    }
+    for (var i = 0u; i < ${loadsB}u; i++) {
+      let t = lid + i * THREADS;
+      let o = (t / (BN / 4u)) * SB + 4u * (t % (BN / 4u));
+      Bs[o] = rb[i].x; Bs[o + 1u] = rb[i].y; Bs[o + 2u] = rb[i].z; Bs[o + 3u] = rb[i].w;
+    }
+    workgroupBarrier();
+    let k1 = k0 + BK;
+    if (k1 < p.K) {
+      for (var i = 0u; i < ${loadsA}u; i++) { let t = lid + i * THREADS; ra[i] = a[((m0 + t / (BK / 4u)) * p.K + k1) / 4u + t % (BK / 4u)]; }
+      for (var i = 0u; i < ${loadsB}u; i++) { let t = lid + i * THREADS; rb[i] = b[((k1 + t / (BN / 4u)) * p.N + n0) / 4u + t % (BN / 4u)]; }
+    }
+    for (var kk = 0u; kk < BK; kk += ${TILE}u) {
+${compute}
+    }
+    workgroupBarrier();
+  }
+${stores.join('\n')}
+}`;
+  }
+  return `${decl}
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     for (var t = lid; t < BM * BK / 4u; t += THREADS) {
       let r = t / (BK / 4u);
       let q = t % (BK / 4u);
       let v = a[((m0 + r) * p.K + k0) / 4u + q];
-      let o = r * BK + 4u * q;
+      let o = r * SA + 4u * q;
       As[o] = v.x; As[o + 1u] = v.y; As[o + 2u] = v.z; As[o + 3u] = v.w;
     }
     for (var t = lid; t < BK * BN / 4u; t += THREADS) {
       let r = t / (BN / 4u);
       let q = t % (BN / 4u);
       let v = b[((k0 + r) * p.N + n0) / 4u + q];
-      let o = r * BN + 4u * q;
+      let o = r * SB + 4u * q;
       Bs[o] = v.x; Bs[o + 1u] = v.y; Bs[o + 2u] = v.z; Bs[o + 3u] = v.w;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk += ${TILE}u) {
-${step.join('\n')}
+${compute}
     }
     workgroupBarrier();
   }
@@ -199,7 +272,10 @@ function checkTiling(ctx: GpuContext, t: SubgroupMatrixTiling): void {
   if (t.BM % (TILE * t.sgRows) !== 0 || t.BN % (TILE * t.sgCols) !== 0 || t.BK % TILE !== 0) {
     throw new RuntimeError('init-failed', `bad subgroup-matrix tiling ${JSON.stringify(t)}: BM/(16 sgRows), BN/(16 sgCols), BK/16 must be whole`);
   }
-  const bytes = (t.BM * t.BK + t.BK * t.BN) * 2; // f16 A and B tiles
+  const pad = t.pad ?? 0;
+  if (!Number.isInteger(pad) || pad < 0 || pad % 8 !== 0) throw new RuntimeError('init-failed', `bad subgroup-matrix tiling ${JSON.stringify(t)}: pad must be a multiple of 8 f16 (16-byte rows)`);
+  if (t.direct) return;
+  const bytes = (t.BM * (t.BK + pad) + t.BK * (t.BN + pad)) * 2; // f16 A and B tiles
   if (bytes > ctx.device.limits.maxComputeWorkgroupStorageSize) {
     throw new RuntimeError('init-failed', `tiling ${JSON.stringify(t)} needs ${bytes} bytes of workgroup memory, the device has ${ctx.device.limits.maxComputeWorkgroupStorageSize}`);
   }
@@ -216,7 +292,8 @@ function shapes(a: HalfTensor, b: HalfTensor): { M: number; K: number; N: number
 }
 
 function kernelKey(variant: 'subgroup-matrix' | 'tiled', t: SubgroupMatrixTiling, sg: number): string {
-  return variant === 'tiled' ? 'ttslab.matmulHalf.tiled' : `ttslab.matmulHalf.sgmat.${t.BM}x${t.BN}x${t.BK}.${t.sgRows}x${t.sgCols}.sg${sg}`;
+  const form = t.direct ? '.direct' : `.pad${t.pad ?? 0}${t.prefetch ? '.prefetch' : ''}`;
+  return variant === 'tiled' ? 'ttslab.matmulHalf.tiled' : `ttslab.matmulHalf.sgmat.${t.BM}x${t.BN}x${t.BK}.${t.sgRows}x${t.sgCols}${form}.sg${sg}`;
 }
 
 /** Which variant `matmulHalf` would run for these shapes, and why not the faster one. */
