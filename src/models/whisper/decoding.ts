@@ -54,8 +54,9 @@ export interface GenerateOptions {
   /** Token timestamps from cross-attention (needs generation_config.alignment_heads). Default false. */
   tokenTimestamps?: boolean;
   /**
-   * Mel frames of real audio in the first window, to crop the attention before DTW (HF's
-   * `num_frames`); undefined: no crop, as transformers' long-form path.
+   * Mel frames of real audio in the whole input (transformers' `attention_mask.sum(-1)`, i.e.
+   * floor(samples / 160)): each window's attention is cropped to `(numFrames - seek) // 2`
+   * encoder frames before DTW. Undefined: no crop, as transformers without an attention mask.
    */
   numFrames?: number;
   /** Seed of the sampler used at temperatures > 0. */
@@ -268,18 +269,41 @@ export function dynamicTimeWarping(matrix: Float64Array[]): { textIndices: numbe
 }
 
 /**
- * Token timestamps from alignment-head cross-attention `[heads][rows][frames]` (rows = every
- * decoder position fed, prompt included), as transformers' `_extract_token_timestamps`:
- * crop to numFrames / 2, normalise each head over the rows, median filter, mean over heads,
- * DTW on the negated matrix; position p gets the time where row p's path starts.
- * Returns rows + 1 values in seconds.
+ * Python's `x[..., :stop]` column count for `stop = floor(n / 2)` on `length` columns
+ * (negative stops count from the end), as transformers crops the attention to `num_frames // 2`.
  */
-export function extractTokenTimestamps(weights: Float32Array[][], medianWidth: number, numFrames?: number): number[] {
+function pythonSliceStop(n: number, length: number): number {
+  const stop = Math.floor(n / 2);
+  if (stop < 0) return Math.max(0, length + stop);
+  return Math.min(stop, length);
+}
+
+/**
+ * Token timestamps from alignment-head cross-attention `[heads][rows][frames]` (rows = every
+ * decoder position fed in the window, prompt included), as transformers 5's
+ * `_extract_token_timestamps(num_frames, num_input_ids)`:
+ * - crop the frames to `numFrames // 2` (encoder frames; Python slice semantics, so a
+ *   negative `numFrames` left over after `seek` passed the real audio crops from the end);
+ * - drop the first `numInputIds` rows (the prompt: they do not take part in the DTW);
+ * - per head, normalise each frame over the rows ((w - mean) / std, biased), median-filter
+ *   along the frames, average the heads; DTW on the negated matrix;
+ * - position p < numInputIds gets 0; position numInputIds + k gets the time (s) where the
+ *   path first reaches row k; the last position (never fed to the decoder) repeats the last time.
+ * Returns rows + 1 values in seconds, window-relative.
+ */
+export function extractTokenTimestamps(weights: Float32Array[][], medianWidth: number, numFrames?: number, numInputIds = 0): number[] {
   const heads = weights.length;
-  const rows = weights[0]!.length;
-  const cols = numFrames === undefined ? weights[0]![0]!.length : Math.floor(numFrames / 2);
+  const allRows = weights[0]?.length ?? 0;
+  if (!Number.isInteger(numInputIds) || numInputIds < 0) throw new Error(`extractTokenTimestamps: numInputIds must be an integer >= 0, got ${numInputIds}`);
+  if (numFrames !== undefined && !Number.isInteger(numFrames)) throw new Error(`extractTokenTimestamps: numFrames must be an integer, got ${numFrames}`);
+  const out = new Array<number>(allRows + 1).fill(0);
+  const rows = allRows - numInputIds;
+  // Only the prompt was fed (one token generated): no DTW, every time is 0 (as transformers).
+  if (heads === 0 || rows <= 0) return out;
+  const width = weights[0]![0]!.length;
+  const cols = numFrames === undefined ? width : pythonSliceStop(numFrames, width);
   const mats: Float64Array[][] = weights.map((head) => {
-    const m = head.map((r) => Float64Array.from(r.subarray(0, cols)));
+    const m = head.slice(numInputIds).map((r) => Float64Array.from(r.subarray(0, cols)));
     // (w - mean) / std over the rows (torch.std unbiased=False), per frame.
     for (let j = 0; j < cols; j++) {
       let mean = 0;
@@ -303,14 +327,13 @@ export function extractTokenTimestamps(weights: Float32Array[][], medianWidth: n
     avg.push(r);
   }
   const { textIndices, timeIndices } = dynamicTimeWarping(avg);
-  const out: number[] = [];
+  // The path starts at row 0 and visits every row: one jump per row.
+  let p = numInputIds;
   for (let k = 0; k < textIndices.length; k++) {
-    if (k === 0 || textIndices[k] !== textIndices[k - 1]) out.push(Math.fround(timeIndices[k]! * TIME_PRECISION));
+    if (k === 0 || textIndices[k] !== textIndices[k - 1]) out[p++] = Math.fround(timeIndices[k]! * TIME_PRECISION);
   }
-  // transformers 5.17 gives position p the time of row p (checked on the fixture: one
-  // position earlier than the `timestamps[:, 1:] = jump_times` of 4.x); the last position,
-  // never fed to the decoder, repeats the last time.
-  out.push(out[out.length - 1] ?? 0);
+  if (p !== allRows) throw new Error(`extractTokenTimestamps: DTW gave ${p - numInputIds} row times for ${rows} rows`);
+  out[allRows] = out[allRows - 1]!;
   return out;
 }
 
@@ -417,6 +440,9 @@ export async function generate(model: WhisperForConditionalGeneration, mel: LogM
   if (options.noSpeechThreshold != null && options.logprobThreshold == null) {
     throw new Error('noSpeechThreshold needs logprobThreshold (a window is skipped when both say silence)');
   }
+  if (options.numFrames !== undefined && !(Number.isInteger(options.numFrames) && options.numFrames > 0)) {
+    throw new Error(`numFrames must be a positive integer (mel frames of real audio), got ${options.numFrames}`);
+  }
   if (options.tokenTimestamps && g.alignmentHeads.length === 0) throw new Error('generation_config has no alignment_heads: token timestamps are not available');
   const ratioOf = options.compressionRatio ?? ((t: number[]) => tokenCompressionRatio(t, model.config.vocabSize));
   const rng = new Rng(options.seed ?? 0);
@@ -489,7 +515,9 @@ export async function generate(model: WhisperForConditionalGeneration, mel: LogM
       const seq = generated[generated.length - 1] === g.eosTokenId ? generated.slice(0, -1) : generated;
       let tokenTimestamps: number[] | undefined;
       if (result!.alignment) {
-        tokenTimestamps = extractTokenTimestamps(result!.alignment, model.config.medianFilterWidth, options.numFrames);
+        // transformers: num_frames (attention_mask.sum(-1)) - seek for this window, the prompt rows left out.
+        const windowFrames = options.numFrames === undefined ? undefined : options.numFrames - seek;
+        tokenTimestamps = extractTokenTimestamps(result!.alignment, model.config.medianFilterWidth, windowFrames, prompt.length);
       }
       windows.push({ seek, decoderInputIds: prompt, generated, temperature, avgLogprob, noSpeechProb: result!.noSpeechProb, skipped: skip,
         ...(tokenTimestamps ? { tokenTimestamps } : {}) });

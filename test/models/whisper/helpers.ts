@@ -33,6 +33,8 @@ export interface Expected {
   short_samples: number;
   long_samples: number;
   long_frames: number;
+  /** attention_mask.sum(-1) of the long input's features (mel frames of real audio). */
+  long_mask_sum: number;
   decoder_input_ids: number[];
   detected_language_short: number;
   detected_language_long: number;
