@@ -107,6 +107,57 @@ export interface TtsModel<E = unknown, B extends BatchInfo = BatchInfo> {
   trainable(): TrainableModel<E, B>;
   /** Codes `[frames][codebooks]` for `request.text`, without the end-of-audio frame; decode with `codec.decode`. */
   generate(request: TtsGenerateRequest): Promise<Codes>;
+  /**
+   * Step-wise generation (optional; see `StepwiseTtsModel`): what search over partial
+   * sequences needs (src/eval/search.ts's beam search). Best-of-N needs only `generate`.
+   */
+  continueGeneration?(request: TtsGenerateRequest, prefix: Codes): Promise<TtsContinuation>;
+}
+
+/** What a continued generation returns. */
+export interface TtsContinuation {
+  /** The NEW frames `[frames][codebooks]` after the prefix (the prefix not repeated), without the end-of-audio frame. */
+  codes: Codes;
+  /** True when the model ended the turn (its end frame or stop token); false when it stopped at `maxNewFrames`. */
+  stopped: boolean;
+}
+
+/**
+ * A model that can continue a partial generation, the hook beam search uses: generate K
+ * frames, score the partial audio, keep the best beams, continue each from its frames.
+ *
+ * `continueGeneration(request, prefix)` reads `prefix` (`[frames][codebooks]`, possibly
+ * empty) as frames of the turn being spoken that the model already generated: it builds the
+ * same prompt `generate(request)` builds (context turns, then the text), appends the prefix
+ * where the model's own frames would follow, and samples at most `request.maxNewFrames` NEW
+ * frames with a sampler seeded by `request.seed`. Everything the model's sampler looks back
+ * at (a repetition penalty, say) sees the prefix as if it had been sampled in this call.
+ *
+ * Contract (checked for CSM in test/eval/stepwise.test.ts; a family adding the hook
+ * should pass the same checks):
+ *  1. `continueGeneration(r, [])` returns the codes `generate(r)` returns.
+ *  2. Greedy (`doSample: false`): continuing from the first m frames of a greedy
+ *     generation gives its remaining frames (up to float rounding of the prefill path).
+ *  3. Same request, prefix and seed: same codes.
+ *  4. A prefix frame of the wrong codebook count, or a code outside the model's range,
+ *     throws naming the frame; `maxNewFrames` counts new frames only (default: the
+ *     family's estimate for the text minus the prefix's frames; none left is an error).
+ *
+ * What a family needs for it: CSM appends the prefix as `<|AUDIO|>` positions after the
+ * text turn (src/models/csm/tts.ts); Orpheus would append each prefix frame's 7 SNAC tokens
+ * (`framesToTokens`, the inverse of `parseSpeechTokens`) after start-of-speech; Llasa the
+ * prefix's `<|s_N|>` tokens (`codesToSpeechTokens`) after `<|SPEECH_GENERATION_START|>`
+ * (after a cloning clip's codes when there is one). Both then generate with `maxNewTokens`
+ * = new frames x tokens per frame (+ 1 for the stop token), and their repetition penalty
+ * sees the prefix because it is part of the sequence.
+ */
+export interface StepwiseTtsModel extends TtsModel {
+  continueGeneration(request: TtsGenerateRequest, prefix: Codes): Promise<TtsContinuation>;
+}
+
+/** True when `model` implements the step-wise hook. */
+export function isStepwise<M extends Pick<TtsModel, 'continueGeneration'>>(model: M): model is M & Required<Pick<TtsModel, 'continueGeneration'>> {
+  return typeof model.continueGeneration === 'function';
 }
 
 /** The model families notebooks 04-06 can switch between. */

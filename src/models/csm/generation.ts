@@ -25,6 +25,13 @@ export interface CsmGenerateOptions {
   depthDecoder?: SamplingOptions;
   /** Seeds the sampler (ttslab's generator: reproducible in ttslab, not equal to torch's draws). */
   seed?: number;
+  /**
+   * Per row, frames `[frames][codebooks]` of the turn being generated that the prompt already
+   * ends with as `<|AUDIO|>` positions (a continued generation, `CsmTts.continueGeneration`).
+   * Their codebook-0 codes start the history a repetition penalty sees, so a continuation
+   * samples as if it had made them itself. Default: none.
+   */
+  prefixFrames?: number[][][];
 }
 
 /** The workshop's evaluation settings (REFERENCE.md). */
@@ -73,7 +80,10 @@ export async function generateFrames(
   const done = new Array<boolean>(batch).fill(false);
   const stopped = new Array<boolean>(batch).fill(false);
   const cache = model.createCache();
-  const c0History: number[][] = Array.from({ length: batch }, () => []);
+  if (options.prefixFrames !== undefined && options.prefixFrames.length !== batch) {
+    throw new Error(`prefixFrames has ${options.prefixFrames.length} rows, the prompt ${batch}`);
+  }
+  const c0History: number[][] = Array.from({ length: batch }, (_, b) => (options.prefixFrames?.[b] ?? []).map((f) => f[0]!));
   try {
     // Prefill: the whole prompt; positions from the mask, as generate computes them for left padding.
     let last = tf.tidy(() => {

@@ -13,9 +13,10 @@ import type { LoraAdapter } from '../../lora';
 import { validateTrainConfig } from '../../train/config';
 import { loraConfigOf } from '../../train/llama';
 import type { TrainConfig } from '../../train/config';
-import type { AudioCodec, CodedClip, Codes, TtsGenerateRequest, TtsModel, TtsSampling } from '../types';
+import type { AudioCodec, CodedClip, Codes, StepwiseTtsModel, TtsContinuation, TtsGenerateRequest, TtsModel, TtsSampling } from '../types';
 import type { MimiModel } from '../mimi/modeling';
 import { WORKSHOP_BACKBONE_SAMPLING, WORKSHOP_DEPTH_SAMPLING, generateFrames } from './generation';
+import { validateCodes } from './modeling';
 import type { CsmForConditionalGeneration } from './modeling';
 import type { CsmProcessor } from './processor';
 import { CsmLoraTrainable, csmTrainingExample } from './trainable';
@@ -56,7 +57,7 @@ export interface CsmTtsOptions {
   codebookSize?: number;
 }
 
-export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch> {
+export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch>, Pick<StepwiseTtsModel, 'continueGeneration'> {
   readonly family = 'csm';
   private lora: CsmLoraTrainable | null = null;
   /** The LoRA fields `lora` was built from. */
@@ -141,13 +142,40 @@ export class CsmTts implements TtsModel<CsmTrainingExample, CsmTrainBatch> {
 
   /** Codes for the request and whether generation ended on its own. */
   async generateWithStatus(request: TtsGenerateRequest): Promise<{ codes: Codes; stopped: boolean }> {
+    return this.continueGeneration(request, []);
+  }
+
+  /**
+   * The step-wise hook (`StepwiseTtsModel`, src/models/types.ts): the prompt of `request`
+   * (context turns, then `[speaker]text`) followed by `prefix` as this turn's first
+   * `<|AUDIO|>` frames, then up to `request.maxNewFrames` new frames (default: the text's
+   * `defaultMaxNewFrames` minus the prefix's frames). Returns the new frames only.
+   */
+  async continueGeneration(request: TtsGenerateRequest, prefix: Codes): Promise<TtsContinuation> {
     if (typeof request.text !== 'string' || request.text.trim() === '') throw new Error(`text must be a non-empty string, got ${JSON.stringify(request.text)}`);
+    if (!Array.isArray(prefix)) throw new Error(`prefix must be frames [frames][codebooks] (an array, [] for none), got ${typeof prefix}`);
+    const c = this.model.config;
+    validateCodes(prefix, c.numCodebooks, c.audioVocabSize, 'prefix');
     const turns: CsmCodedTurn[] = (request.context ?? []).map((t) => ({ text: t.text, speaker: t.speaker, codes: t.codes }));
     turns.push({ text: request.text, speaker: request.speaker });
     const prompt = this.processor.prompt([turns]);
+    // [1][seq] -> [1][seq + prefix frames]: the prefix sits where this turn's generated frames go.
+    for (const frame of prefix) {
+      prompt.inputIds[0]!.push(this.processor.audioId);
+      prompt.attentionMask[0]!.push(1);
+      prompt.audioCodes[0]!.push(frame);
+    }
+    let maxNewFrames = request.maxNewFrames;
+    if (maxNewFrames === undefined) {
+      const estimate = prompt.maxNewFrames![0]!;
+      maxNewFrames = estimate - prefix.length;
+      if (maxNewFrames < 1) {
+        throw new Error(`the prefix has ${prefix.length} frames, the default budget for this text is ${estimate}: nothing left to generate; pass maxNewFrames`);
+      }
+    }
     const { depthDecoder, ...backbone } = request.sampling;
     const out = await generateFrames(this.model, prompt, {
-      maxNewFrames: request.maxNewFrames, backbone, depthDecoder: depthDecoder ?? WORKSHOP_DEPTH_SAMPLING, seed: request.seed,
+      maxNewFrames, backbone, depthDecoder: depthDecoder ?? WORKSHOP_DEPTH_SAMPLING, seed: request.seed, prefixFrames: [prefix],
     });
     return { codes: out.frames[0]!, stopped: out.stopped[0]! };
   }
