@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { loadTtsModel, type NotebookTtsModel } from '../../src/models/registry';
-import { isStepwise, type TtsGenerateRequest } from '../../src/models/types';
+import { isStepwise, type TtsGenerateRequest, type TtsSampling } from '../../src/models/types';
 import { CsmTts } from '../../src/models/csm/tts';
 import { WORKSHOP_TTS_SAMPLING } from '../../src/models/csm/tts';
 
@@ -24,7 +24,7 @@ after(() => tts.dispose());
 const request = (over: Partial<TtsGenerateRequest> = {}): TtsGenerateRequest => ({
   text: 'Step by step.', speaker: 0, sampling: WORKSHOP_TTS_SAMPLING, seed: 3, maxNewFrames: 8, ...over,
 });
-const GREEDY = { doSample: false, depthDecoder: { doSample: false } };
+const GREEDY: TtsSampling = { doSample: false, depthDecoder: { doSample: false } };
 
 test('CsmTts is step-wise; continuing from no prefix is generate (same seed, same codes)', async () => {
   assert.ok(isStepwise(tts));
