@@ -30,6 +30,10 @@ import {
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+/** `--only matmul,attention,block` runs those groups alone (default: all). */
+const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const only = new Set((onlyArg ?? 'matmul,attention,block').split(','));
+for (const g of only) if (!['matmul', 'attention', 'block'].includes(g)) throw new Error(`--only: unknown group ${JSON.stringify(g)} (matmul, attention, block)`);
 const outDir = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
 
 // Llama-3.2-1B (HF config): hidden 2048, intermediate 8192, 32 heads, 8 kv heads, head_dim 64.
@@ -87,16 +91,25 @@ async function matmuls(): Promise<void> {
     { BM: 128, BN: 128, BK: 32, sgRows: 4, sgCols: 2 },
     { BM: 128, BN: 256, BK: 32, sgRows: 2, sgCols: 4 },
     { BM: 128, BN: 128, BK: 64, sgRows: 2, sgCols: 4 },
-    // padded rows, register prefetch of the next K step, and the direct (no workgroup memory) form
+    // padded rows, register prefetch of the next K step (1 or 2 workgroup buffers, 8- or 16-byte loads), direct form
     { BM: 128, BN: 128, BK: 32, sgRows: 2, sgCols: 4, pad: 8 },
     { BM: 128, BN: 128, BK: 32, sgRows: 2, sgCols: 4, pad: 8, prefetch: true },
-    { BM: 128, BN: 256, BK: 32, sgRows: 2, sgCols: 4, pad: 8, prefetch: true },
     { BM: 256, BN: 128, BK: 32, sgRows: 4, sgCols: 2, pad: 8, prefetch: true },
-    { BM: 128, BN: 128, BK: 64, sgRows: 2, sgCols: 4, pad: 8, prefetch: true },
-    { BM: 64, BN: 128, BK: 32, sgRows: 2, sgCols: 2, pad: 8, prefetch: true },
-    { BM: 64, BN: 64, BK: 16, sgRows: 2, sgCols: 2, direct: true },
-    { BM: 128, BN: 128, BK: 16, sgRows: 2, sgCols: 4, direct: true },
-    { BM: 128, BN: 64, BK: 16, sgRows: 4, sgCols: 2, direct: true },
+    { BM: 256, BN: 128, BK: 32, sgRows: 4, sgCols: 2, pad: 8, prefetch: true, wide: true },
+    { BM: 128, BN: 256, BK: 32, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, wide: true },
+    { BM: 128, BN: 128, BK: 32, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, stages: 2 },
+    { BM: 128, BN: 128, BK: 32, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, stages: 2, wide: true },
+    { BM: 256, BN: 128, BK: 16, sgRows: 4, sgCols: 2, pad: 8, prefetch: true, stages: 2, wide: true },
+    { BM: 128, BN: 256, BK: 16, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, stages: 2, wide: true },
+    { BM: 256, BN: 128, BK: 32, sgRows: 4, sgCols: 2, pad: 16, prefetch: true, wide: true },
+    { BM: 256, BN: 256, BK: 32, sgRows: 4, sgCols: 4, pad: 8, prefetch: true, wide: true },
+    { BM: 128, BN: 128, BK: 64, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, wide: true },
+    { BM: 64, BN: 128, BK: 32, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, wide: true },
+    { BM: 256, BN: 128, BK: 48, sgRows: 4, sgCols: 2, pad: 8, prefetch: true, wide: true },
+    { BM: 128, BN: 256, BK: 48, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, wide: true },
+    { BM: 128, BN: 128, BK: 64, sgRows: 4, sgCols: 2, pad: 8, prefetch: true, wide: true },
+    { BM: 128, BN: 128, BK: 64, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, wide: true },
+    { BM: 128, BN: 128, BK: 96, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, wide: true },
   ];
   const usable: SubgroupMatrixTiling[] = [];
   const probe = 1024;
@@ -123,7 +136,7 @@ async function matmuls(): Promise<void> {
       if (n % tiling.BM || n % tiling.BN || n % tiling.BK) continue;
       const s = await time(() => matmulHalf(ah, bh, { tiling, variant: 'subgroup-matrix' }).dispose(), reps);
       console.log(`matmul f16 ${n} ${JSON.stringify(tiling)}: ${((2 * n ** 3) / s / 1e12).toFixed(1)} TFLOP/s`);
-      if (!best || s < best.s) best = { s, label: `subgroup matrices ${tiling.BM}x${tiling.BN}x${tiling.BK}, ${tiling.sgRows}x${tiling.sgCols} subgroups${tiling.direct ? ', direct' : `, pad ${tiling.pad ?? 0}${tiling.prefetch ? ', prefetch' : ''}`}` };
+      if (!best || s < best.s) best = { s, label: `subgroup matrices ${tiling.BM}x${tiling.BN}x${tiling.BK}, ${tiling.sgRows}x${tiling.sgCols} subgroups${tiling.direct ? ', direct' : `, pad ${tiling.pad ?? 0}${tiling.prefetch ? `, prefetch, ${tiling.stages ?? 1} buffer(s)${tiling.wide ? ', 16-byte loads' : ''}` : ''}`}` };
     }
     if (!best && (n <= 4096 || quick)) {
       best = { s: await time(() => matmulHalf(ah, bh, { variant: 'tiled' }).dispose(), Math.max(1, reps >> 3)), label: 'tiled fallback (no subgroup matrices)' };
@@ -246,9 +259,9 @@ async function main(): Promise<void> {
   const w = info.webgpu!;
   console.log(`device: ${w.description} (${w.vendor} ${w.architecture}); features: ${w.features.join(', ')}`);
   console.log(`subgroup-matrix configs: ${JSON.stringify(w.subgroupMatrixConfigs)}`);
-  await matmuls();
-  await attentionRows();
-  await blockRows();
+  if (only.has('matmul')) await matmuls();
+  if (only.has('attention')) await attentionRows();
+  if (only.has('block')) await blockRows();
   for (const row of rows) row.pytorch = torch?.rows[row.name] ?? null;
 
   const device = (torch?.device ?? w.description ?? 'unknown').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');

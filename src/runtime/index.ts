@@ -12,5 +12,5 @@ export type { GpuContext, Kernel, Dispatch } from './kernels/gpu';
 export { HalfTensor, toHalf, fromHalf } from './kernels/half';
 export { rmsNorm, rmsNormHalf, rmsNormReference } from './kernels/rmsnorm';
 export type { RmsNormOptions } from './kernels/rmsnorm';
-export { matmulHalf, matmulHalfPlan, prepareMatmulHalf, subgroupMatrixUnavailable, subgroupMatrixWgsl, DEFAULT_TILING } from './kernels/matmul';
+export { matmulHalf, matmulHalfPlan, prepareMatmulHalf, subgroupMatrixUnavailable, subgroupMatrixWgsl, tilingWorkgroupBytes, DEFAULT_TILING } from './kernels/matmul';
 export type { MatmulHalfOptions, MatmulVariant, SubgroupMatrixTiling } from './kernels/matmul';

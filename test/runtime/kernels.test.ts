@@ -14,6 +14,7 @@ import {
   prepareMatmulHalf,
   subgroupMatrixWgsl,
   DEFAULT_TILING,
+  type SubgroupMatrixTiling,
   gpuContext,
   RuntimeError,
 } from '../../src/runtime';
@@ -155,13 +156,19 @@ test("the subgroup-matrix WGSL compiles (Dawn's null backend, which has the feat
     requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupSizeX: adapter.limits.maxComputeWorkgroupSizeX },
   });
   try {
+    // DEFAULT_TILING needs 36 KiB of workgroup memory, more than the null adapter's 16: its
+    // form at 64x64 stands in for it.
     for (const tiling of [
-      DEFAULT_TILING,
+      { ...DEFAULT_TILING, BM: 64, BN: 64, sgRows: 2, sgCols: 2, BK: 32 },
+      { BM: 128, BN: 128, BK: 32, sgRows: 2, sgCols: 4 },
       { BM: 64, BN: 64, BK: 32, sgRows: 2, sgCols: 2 },
       { BM: 64, BN: 64, BK: 32, sgRows: 2, sgCols: 2, pad: 8 },
       { BM: 64, BN: 64, BK: 32, sgRows: 2, sgCols: 2, pad: 8, prefetch: true },
       { BM: 64, BN: 64, BK: 16, sgRows: 2, sgCols: 2, direct: true },
-    ]) {
+      { BM: 64, BN: 64, BK: 16, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, stages: 2 },
+      { BM: 64, BN: 64, BK: 16, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, stages: 2, wide: true },
+      { BM: 64, BN: 64, BK: 32, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, wide: true },
+    ] as SubgroupMatrixTiling[]) {
       const module = device.createShaderModule({ code: subgroupMatrixWgsl(tiling, 32) });
       const messages = (await module.getCompilationInfo()).messages.filter((m) => m.type !== 'info');
       assert.deepEqual(messages.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`), [], JSON.stringify(tiling));
