@@ -109,12 +109,16 @@ async function matmuls(): Promise<void> {
     { BM: 128, BN: 256, BK: 48, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, wide: true },
     { BM: 128, BN: 128, BK: 64, sgRows: 4, sgCols: 2, pad: 8, prefetch: true, wide: true },
     { BM: 128, BN: 128, BK: 64, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, wide: true },
-    { BM: 128, BN: 128, BK: 96, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, wide: true },
+    { BM: 128, BN: 128, BK: 80, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, wide: true },
   ];
   const usable: SubgroupMatrixTiling[] = [];
   const probe = 1024;
   for (const tiling of tilings) {
-    if (matmulHalfPlan(probe, probe, probe, { tiling }).variant !== 'subgroup-matrix') break;
+    const plan = matmulHalfPlan(probe, probe, probe, { tiling });
+    if (plan.variant !== 'subgroup-matrix') {
+      console.log(`f16 tiling ${JSON.stringify(tiling)} skipped: ${plan.why}`);
+      continue;
+    }
     try {
       await prepareMatmulHalf({ tiling, variant: 'subgroup-matrix', M: probe, N: probe, K: probe });
       const err = await checkHalf(probe, { tiling, variant: 'subgroup-matrix' });
