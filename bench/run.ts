@@ -109,7 +109,7 @@ async function matmuls(): Promise<void> {
     { BM: 128, BN: 256, BK: 48, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, wide: true },
     { BM: 128, BN: 128, BK: 64, sgRows: 4, sgCols: 2, pad: 8, prefetch: true, wide: true },
     { BM: 128, BN: 128, BK: 64, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, wide: true },
-    { BM: 128, BN: 128, BK: 80, sgRows: 2, sgCols: 4, pad: 8, prefetch: true, wide: true },
+    { BM: 128, BN: 128, BK: 64, sgRows: 2, sgCols: 4, pad: 16, prefetch: true, wide: true },
   ];
   const usable: SubgroupMatrixTiling[] = [];
   const probe = 1024;
