@@ -9,7 +9,15 @@
  * - a Hub repo id or a local folder in the same layout (a CSM fine-tune, say).
  * - 'tiny-random-csm': a seeded tiny random CSM + Mimi built in code, a PIPELINE CHECK
  *   ONLY (random weights: its audio is noise). See src/models/csm/tiny.ts for its sizes.
- * - 'orpheus', 'llasa', 'mini': not available yet (issues below).
+ * - 'orpheus': Orpheus-3B from `canopylabs/orpheus-3b-0.1-ft` (Llama-3B emitting SNAC
+ *   tokens) with SNAC 24 kHz from `hubertsiuzdak/snac_24khz`, which ships pytorch_model.bin
+ *   only: convert it once with scripts/convert_snac.py and point `codecDir` (or the
+ *   TTSLAB_SNAC_DIR environment variable) at the folder (see `loadSnac24k`).
+ * - 'tiny-random-orpheus': a seeded tiny random Orpheus + SNAC built in code, a PIPELINE
+ *   CHECK ONLY (see src/models/orpheus/tiny.ts).
+ * - A repo id or folder is read by its config.json: model_type "csm" is CSM; "llama" whose
+ *   tokenizer has Orpheus' `<custom_token_N>` ids is an Orpheus fine-tune.
+ * - 'llasa', 'mini': not available yet (issues below).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -25,8 +33,16 @@ import { TINY_MIMI_CONFIG, TINY_RANDOM_CSM, TINY_RANDOM_WARNING, tinyCsmTokenize
 import { CsmTts, mimiCodec } from './csm/tts';
 import { MimiModel } from './mimi/modeling';
 import { mimiConfigFromHf } from './mimi/config';
+import { loadLlamaConfig } from './llama/config';
+import { LlamaForCausalLM } from './llama/modeling';
+import { ORPHEUS_PRESET } from './orpheus/generation';
+import { snacAsAudioCodec } from './orpheus/codec';
+import { TINY_RANDOM_ORPHEUS, tinyRandomOrpheus } from './orpheus/tiny';
+import { ORPHEUS_LAYOUT, layoutVocabSize } from './orpheus/tokens';
+import { OrpheusTts } from './orpheus/tts';
+import { SnacModel } from './snac/modeling';
 import { parseModelChoice } from './types';
-import type { TtsModel } from './types';
+import type { TtsModel, TtsSampling } from './types';
 import type { LoraAdapter } from '../lora';
 import type { TrainConfig } from '../train/config';
 import type { BatchInfo, TrainableModel } from '../train/types';
@@ -36,7 +52,6 @@ export const CSM_DEFAULT_REPO = 'unsloth/csm-1b';
 
 /** Families that have no implementation yet, and the issue that tracks each. */
 const NOT_YET: Record<string, string> = {
-  orpheus: 'Orpheus (Llama-3B + SNAC) is not available in notebooks 04-06 yet (issue 8); use "csm" or "tiny-random-csm"',
   llasa: 'Llasa (Llama + XCodec2) is not available in notebooks 04-06 yet (issue 8); use "csm" or "tiny-random-csm"',
   mini: 'the offline mini model is not available yet (issue 9); use "tiny-random-csm" for a pipeline check or "csm" for CSM-1B',
 };
@@ -48,6 +63,12 @@ export interface LoadTtsModelOptions {
   snapshot?: SnapshotOptions;
   /** Tokenizer folder when it is not in the model folder itself (default: the model folder). */
   tokenizerDir?: string;
+  /**
+   * Orpheus only: the SNAC 24 kHz folder (config.json + model.safetensors, as
+   * scripts/convert_snac.py writes it) or a Hub repo holding safetensors. Default: the
+   * TTSLAB_SNAC_DIR environment variable, else `hubertsiuzdak/snac_24khz` through the Hub.
+   */
+  codecDir?: string;
 }
 
 /**
@@ -66,6 +87,13 @@ export interface NotebookTtsModel extends TtsModel<unknown, BatchInfo> {
   readonly codebookSize?: number;
   /** Folder of the adapter `loadAdapter` attached, or null. */
   readonly adapterDir: string | null;
+  /**
+   * The family's generation sampling, when it differs from the workshop's CSM sampling
+   * (`WORKSHOP_TTS_SAMPLING`): Orpheus' temperature 0.6, top_p 0.95, repetition penalty 1.1.
+   */
+  readonly defaultSampling?: TtsSampling;
+  /** The family's LoRA preset, applied by `trainable` under the fields a config sets (Orpheus: r 64, alpha 64, lr 2e-4). */
+  readonly trainDefaults?: Readonly<Partial<TrainConfig>>;
   /** The model with a LoRA adapter built from `config`'s LoRA fields, for `train()`. */
   trainable(config?: Partial<TrainConfig>): TrainableModel<unknown, BatchInfo> & { readonly adapter: LoraAdapter };
   loadAdapter(dir: string): Promise<void>;
@@ -77,11 +105,13 @@ export interface NotebookTtsModel extends TtsModel<unknown, BatchInfo> {
 export async function loadTtsModel(model: string, options: LoadTtsModelOptions = {}): Promise<NotebookTtsModel> {
   if (typeof model !== 'string' || model.trim() === '') throw new Error(`model must be a non-empty string, got ${JSON.stringify(model)}`);
   if (model === TINY_RANDOM_CSM) return tinyRandomTts(options.seed ?? 0);
+  if (model === TINY_RANDOM_ORPHEUS) return tinyRandomOrpheus(options.seed ?? 0);
   if (model in NOT_YET) throw new Error(`model ${JSON.stringify(model)}: ${NOT_YET[model]}`);
-  if (await isLocalDir(model)) return loadCsmCheckpoint(model, model, options);
+  if (await isLocalDir(model)) return loadCheckpoint(model, model, options);
   const choice = parseModelChoice(model, 'MODEL');
+  if (choice.kind === 'family' && choice.family === 'orpheus') return loadCheckpoint(ORPHEUS_PRESET.repoId, model, options);
   const repo = choice.kind === 'family' ? CSM_DEFAULT_REPO : choice.repoId;
-  return loadCsmCheckpoint(repo, model, options);
+  return loadCheckpoint(repo, model, options);
 }
 
 function tinyRandomTts(seed: number): Promise<CsmTts> {
@@ -95,8 +125,8 @@ function tinyRandomTts(seed: number): Promise<CsmTts> {
   });
 }
 
-/** A CSM checkpoint (transformers layout with `codec_config` and `codec_model.*`) from a repo id or folder. */
-async function loadCsmCheckpoint(repoOrDir: string, asked: string, options: LoadTtsModelOptions): Promise<CsmTts> {
+/** A checkpoint from a repo id or folder, by its config.json: CSM (transformers layout) or an Orpheus Llama. */
+async function loadCheckpoint(repoOrDir: string, asked: string, options: LoadTtsModelOptions): Promise<NotebookTtsModel> {
   let dir: string;
   try {
     dir = await snapshot(repoOrDir, {
@@ -105,13 +135,26 @@ async function loadCsmCheckpoint(repoOrDir: string, asked: string, options: Load
     });
   } catch (e) {
     const via = asked === repoOrDir ? '' : ` (model ${JSON.stringify(asked)})`;
-    const hint = e instanceof HubError ? '' : ' (is the repo id right?)';
+    const hint = e instanceof HubError
+      ? (e.status === 401 || e.status === 403 ? ' (a gated repo: accept its terms on the Hub and set HF_TOKEN)' : '')
+      : ' (is the repo id right?)';
     throw new Error(`cannot get ${repoOrDir}${via}: ${(e as Error).message}${hint}`);
   }
   const hf = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  // The snapshot folder of a Hub repo is named by its commit, which pins the weights for the codes cache.
+  const weightsId = (await isLocalDir(repoOrDir)) ? dir : `${repoOrDir}@${basename(dir)}`;
+  const name = asked === 'csm' ? CSM_DEFAULT_REPO : asked === 'orpheus' ? ORPHEUS_PRESET.repoId : asked;
+  if (hf.model_type === 'llama') return loadOrpheusCheckpoint(repoOrDir, dir, name, options);
   if (hf.model_type !== 'csm') {
-    throw new Error(`${repoOrDir}: config.json has model_type ${JSON.stringify(hf.model_type)}; only CSM checkpoints ("csm") load here for now`);
+    throw new Error(`${repoOrDir}: config.json has model_type ${JSON.stringify(hf.model_type)}; CSM ("csm") and Orpheus ("llama") checkpoints load here`);
   }
+  return loadCsmCheckpoint(repoOrDir, dir, hf, weightsId, name, options);
+}
+
+/** A CSM checkpoint (transformers layout with `codec_config` and `codec_model.*`) in `dir`. */
+async function loadCsmCheckpoint(
+  repoOrDir: string, dir: string, hf: Record<string, unknown>, weightsId: string, name: string, options: LoadTtsModelOptions,
+): Promise<CsmTts> {
   if (typeof hf.codec_config !== 'object' || hf.codec_config === null) {
     throw new Error(`${repoOrDir}: config.json has no codec_config; a CSM checkpoint in transformers' layout (e.g. ${CSM_DEFAULT_REPO}) carries its Mimi inside`);
   }
@@ -133,12 +176,75 @@ async function loadCsmCheckpoint(repoOrDir: string, asked: string, options: Load
     throw new Error(`${repoOrDir}: no tokenizer.json in ${tokenizerDir}; pass tokenizerDir`);
   }
   const processor = new CsmProcessor(await TextTokenizer.fromDir(tokenizerDir), config);
-  // The snapshot folder of a Hub repo is named by its commit, which pins the weights for the codes cache.
-  const weightsId = (await isLocalDir(repoOrDir)) ? dir : `${repoOrDir}@${basename(dir)}`;
   const codec = mimiCodec(mimi, config.numCodebooks, weightsId);
-  return new CsmTts(model, processor, codec, mimi, {
-    name: asked === 'csm' ? CSM_DEFAULT_REPO : asked, baseModelNameOrPath: repoOrDir, codebookSize: mimiConfig.codebookSize,
-  });
+  return new CsmTts(model, processor, codec, mimi, { name, baseModelNameOrPath: repoOrDir, codebookSize: mimiConfig.codebookSize });
+}
+
+/**
+ * An Orpheus checkpoint in `dir` (canopylabs/orpheus-3b-0.1-ft or a fine-tune: a Llama whose
+ * tokenizer has the Orpheus ids) with SNAC 24 kHz from `loadSnac24k`. The tokenizer is
+ * checked against Orpheus-3B's layout: `<custom_token_1>` = start of speech = 128257,
+ * `<|begin_of_text|>` = 128000, `<|eot_id|>` = 128009, and the vocabulary holds every audio token.
+ */
+async function loadOrpheusCheckpoint(repoOrDir: string, dir: string, name: string, options: LoadTtsModelOptions): Promise<OrpheusTts> {
+  const tokenizerDir = options.tokenizerDir ?? dir;
+  if (!existsSync(join(tokenizerDir, 'tokenizer.json'))) throw new Error(`${repoOrDir}: no tokenizer.json in ${tokenizerDir}; pass tokenizerDir`);
+  const tokenizer = await TextTokenizer.fromDir(tokenizerDir);
+  const L = ORPHEUS_LAYOUT;
+  const expected: [string, number][] = [
+    ['<custom_token_1>', L.startOfSpeech], ['<custom_token_10>', L.audioTokensStart], ['<|begin_of_text|>', L.startOfText], ['<|eot_id|>', L.endOfText],
+  ];
+  for (const [token, id] of expected) {
+    const got = tokenizer.tokenToId(token);
+    if (got !== id) {
+      throw new Error(`${repoOrDir}: a Llama checkpoint, but its tokenizer has ${token} at ${got ?? 'no id'}, Orpheus-3B's layout has it at ${id}; `
+        + 'only Orpheus checkpoints (model "orpheus" or a fine-tune of it) load as a Llama here');
+    }
+  }
+  const config = await loadLlamaConfig(dir);
+  if (config.vocabSize < layoutVocabSize(L)) {
+    throw new Error(`${repoOrDir}: config.json vocab_size is ${config.vocabSize}, Orpheus' audio tokens need ${layoutVocabSize(L)}`);
+  }
+  const snac = await loadSnac24k(options);
+  let model: LlamaForCausalLM;
+  try {
+    model = await LlamaForCausalLM.fromWeights(config, await Checkpoint.open(dir));
+  } catch (e) {
+    snac.model.dispose();
+    throw e;
+  }
+  const codec = snacAsAudioCodec(snac.model, `snac:${snac.weightsId}`);
+  return new OrpheusTts(model, tokenizer, codec, { name, baseModelNameOrPath: repoOrDir, codecModel: snac.model });
+}
+
+/** The environment variable naming a converted SNAC 24 kHz folder (see `LoadTtsModelOptions.codecDir`). */
+export const SNAC_DIR_ENV = 'TTSLAB_SNAC_DIR';
+
+/**
+ * SNAC 24 kHz for Orpheus from `options.codecDir`, $TTSLAB_SNAC_DIR or the Hub repo. The Hub
+ * repo ships pytorch_model.bin only, which tfjs cannot read: the error then says how to
+ * convert it (scripts/convert_snac.py) and where to point.
+ */
+export async function loadSnac24k(options: Pick<LoadTtsModelOptions, 'codecDir' | 'snapshot'> = {}): Promise<{ model: SnacModel; weightsId: string }> {
+  const source = options.codecDir ?? process.env[SNAC_DIR_ENV] ?? ORPHEUS_PRESET.codecRepoId;
+  let model: SnacModel;
+  let dir: string;
+  try {
+    dir = await snapshot(source, { ...options.snapshot, allowPatterns: ['config.json', '*.safetensors'] });
+    model = await SnacModel.fromPretrained(dir);
+  } catch (e) {
+    const folder = 'snac_24khz';
+    throw new Error(`SNAC 24 kHz from ${JSON.stringify(source)}: ${(e as Error).message}. `
+      + `${ORPHEUS_PRESET.codecRepoId} ships pytorch_model.bin only; convert it once (needs torch + safetensors): `
+      + `\`huggingface-cli download ${ORPHEUS_PRESET.codecRepoId} --local-dir ${folder} && python3 scripts/convert_snac.py ${folder}\`, `
+      + `then set ${SNAC_DIR_ENV}=<absolute path of ${folder}> (or pass codecDir)`);
+  }
+  const weightsId = (await isLocalDir(source)) ? dir : `${source}@${basename(dir)}`;
+  if (model.config.samplingRate !== 24000 || model.config.vqStrides.length !== 3) {
+    model.dispose();
+    throw new Error(`${source}: a SNAC at ${model.config.samplingRate} Hz with ${model.config.vqStrides.length} levels; Orpheus reads SNAC 24 kHz (3 levels)`);
+  }
+  return { model, weightsId };
 }
 
 // -- the choice, shared by notebooks 04-06 -------------------------------------------------

@@ -1,7 +1,9 @@
 /**
  * SNAC 24 kHz as the `AudioCodec` of src/models/types.ts: one frame = 2048 samples = the 7
  * codes of an Orpheus frame, in token order `[L0[i], L1[2i], L2[4i], L2[4i+1], L1[2i+1],
- * L2[4i+2], L2[4i+3]]` (raw codes 0..4095, no token offsets).
+ * L2[4i+2], L2[4i+3]]` (raw codes 0..codebookSize-1 = 0..4095, no token offsets): `Codes`
+ * `[frames][7]`, so "codebook" k of the AudioCodec contract is frame position k (levels
+ * 0, 1, 2, 2, 1, 2, 2). `OrpheusTts` turns these codes into tokens with `framesToTokens`.
  */
 import type { AudioCodec, Codes } from '../types';
 import type { SnacModel, SnacNoise } from '../snac/modeling';
@@ -26,7 +28,7 @@ export function snacAsAudioCodec(snac: SnacModel, id: string, noise: SnacNoise =
       return snacToFrames(await snac.encode(samples));
     },
     async decode(codes: Codes): Promise<Float32Array> {
-      return snac.decode(framesToSnac(codes), { noise });
+      return snac.decode(framesToSnac(codes, c.codebookSize), { noise });
     },
   };
 }

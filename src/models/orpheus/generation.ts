@@ -3,18 +3,43 @@
  * guard, generation through src/generate (stop on end-of-speech), and streaming SNAC
  * decoding in windows.
  */
-import type { CausalLM } from '../llama/modeling';
+import * as tf from '@tensorflow/tfjs';
+import type { CausalLM, CausalLMInput } from '../llama/modeling';
+import type { KVCache } from '../common/attention';
 import { generate } from '../../generate/generate';
 import type { SamplingOptions } from '../../generate/sampling';
+import type { TrainConfig } from '../../train/config';
+import type { TtsSampling } from '../types';
 import type { SnacDecodeOptions, SnacModel } from '../snac/modeling';
-import { ORPHEUS_IDS, TOKENS_PER_FRAME, framesToSnac, parseSpeechTokens } from './tokens';
-import type { ParsedSpeech, ParseOptions } from './tokens';
-import { buildOrpheusPrompt } from './processor';
-import type { TextEncoder } from './processor';
+import { ORPHEUS_IDS, ORPHEUS_LAYOUT, TOKENS_PER_FRAME, audioPosition, framesToSnac, parseSpeechTokens, positionRange } from './tokens';
+import type { OrpheusLayout, ParsedSpeech, ParseOptions } from './tokens';
+import { buildOrpheusCloningPrompt } from './processor';
+import type { OrpheusContextTurn, TextEncoder } from './processor';
 
 /** Samples per Orpheus frame: SNAC 24 kHz hop 512 * level-0 stride 4. */
 export const ORPHEUS_FRAME_SAMPLES = 2048;
 export const ORPHEUS_SAMPLE_RATE = 24000;
+
+/**
+ * The LoRA part of Unsloth's Orpheus notebook (REFERENCE.md): r 64, alpha 64 (scale 1, no
+ * rsLoRA), dropout 0, every attention and MLP projection, lr 2e-4. Fields not set here
+ * take `DEFAULT_TRAIN_CONFIG`'s values (the workshop's batch, schedule, optimizer).
+ */
+export const ORPHEUS_LORA_TRAIN: Readonly<Partial<TrainConfig>> = Object.freeze({
+  loraR: 64,
+  loraAlpha: 64,
+  useRslora: false,
+  loraDropout: 0,
+  targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  learningRate: 2e-4,
+});
+
+/**
+ * Orpheus' sampling (REFERENCE.md) as the model interface's `TtsSampling`: temperature 0.6,
+ * top_p 0.95, repetition penalty 1.1 (required: lower values make the model loop). Orpheus
+ * has no depth decoder, so there is no `depthDecoder` part.
+ */
+export const ORPHEUS_TTS_SAMPLING: Readonly<TtsSampling> = Object.freeze({ doSample: true, temperature: 0.6, topP: 0.95, repetitionPenalty: 1.1 });
 
 /**
  * Orpheus defaults (REFERENCE.md): Unsloth's LoRA r 64 / alpha 64 at lr 2e-4; sampling
@@ -24,8 +49,8 @@ export const ORPHEUS_SAMPLE_RATE = 24000;
 export const ORPHEUS_PRESET = Object.freeze({
   repoId: 'canopylabs/orpheus-3b-0.1-ft',
   codecRepoId: 'hubertsiuzdak/snac_24khz',
-  train: Object.freeze({ loraR: 64, loraAlpha: 64, useRslora: false, learningRate: 2e-4 }),
-  sampling: Object.freeze({ doSample: true, temperature: 0.6, topP: 0.95, repetitionPenalty: 1.1 }),
+  train: ORPHEUS_LORA_TRAIN,
+  sampling: ORPHEUS_TTS_SAMPLING,
   stopTokenId: ORPHEUS_IDS.endOfSpeech,
   /** ~14 s of audio at 7 tokens per 2048 samples (the reference's max_new_tokens 1200). */
   maxNewTokens: 1200,
@@ -54,25 +79,87 @@ export interface OrpheusGenerateOptions extends SamplingOptions {
   allowLowRepetitionPenalty?: boolean;
   /** How invalid frames are handled when parsing (default 'throw'). */
   onInvalid?: ParseOptions['onInvalid'];
+  /** Token layout (default Orpheus-3B's). */
+  layout?: OrpheusLayout;
+  /** Earlier turns for voice cloning (see `buildOrpheusCloningPrompt`); none = zero-shot. */
+  context?: readonly OrpheusContextTurn[];
+  /**
+   * Mask the logits so that only what the layout allows next can be sampled (see
+   * `FrameConstrainedLM`). Off by default: a real model's stream is parsed as it is, and a
+   * broken frame is reported. A random model (the tiny pipeline check) never writes a valid
+   * frame without it.
+   */
+  constrainFrames?: boolean;
 }
 
 /**
- * Text -> parsed speech frames: prompt as the reference notebooks, sampling with the given
- * options (checked by `checkOrpheusSampling`), stop on end-of-speech (128258), then
- * `parseSpeechTokens` (complete valid frames only).
+ * Text -> parsed speech frames: prompt as the reference notebooks (after the cloning
+ * context, if any), sampling with the given options (checked by `checkOrpheusSampling`),
+ * stop on end-of-speech (128258), then `parseSpeechTokens` (complete valid frames only).
  */
 export async function generateOrpheusSpeech(
   model: CausalLM, tokenizer: TextEncoder, text: string, options: OrpheusGenerateOptions, source?: string | number,
-): Promise<ParsedSpeech & { tokens: number[] }> {
+): Promise<ParsedSpeech & { tokens: number[]; promptLength: number }> {
   checkOrpheusSampling(options);
-  const prompt = buildOrpheusPrompt(tokenizer, text, source);
-  const { maxNewTokens, seed, allowLowRepetitionPenalty: _allow, onInvalid, ...sampling } = options;
-  const out = await generate(model, { inputIds: [prompt] }, {
-    ...sampling, maxNewTokens: maxNewTokens ?? ORPHEUS_PRESET.maxNewTokens, seed, eosTokenId: ORPHEUS_IDS.endOfSpeech,
-    padTokenId: ORPHEUS_IDS.pad,
+  const { maxNewTokens, seed, allowLowRepetitionPenalty: _allow, onInvalid, layout = ORPHEUS_LAYOUT, context = [], constrainFrames, ...sampling } = options;
+  const prompt = buildOrpheusCloningPrompt(tokenizer, context, text, source, layout);
+  const lm = constrainFrames ? new FrameConstrainedLM(model, layout) : model;
+  const out = await generate(lm, { inputIds: [prompt] }, {
+    ...sampling, maxNewTokens: maxNewTokens ?? ORPHEUS_PRESET.maxNewTokens, seed, eosTokenId: layout.endOfSpeech, padTokenId: layout.pad,
   });
   const tokens = out.newTokens[0];
-  return { ...parseSpeechTokens(tokens, { onInvalid }), tokens };
+  return { ...parseSpeechTokens(tokens, { onInvalid, layout }), tokens, promptLength: prompt.length };
+}
+
+/**
+ * Ids allowed after `last` in a stream of `layout` (null: no constraint): end_of_human ->
+ * start_of_ai -> start_of_speech -> position 0, position k -> k + 1, position 6 ->
+ * position 0 or end_of_speech. The positions' id ranges are disjoint, so the last token
+ * alone says where in the frame the stream is.
+ */
+export function allowedAfter(last: number, layout: OrpheusLayout): Array<[number, number]> | null {
+  if (last === layout.endOfHuman) return [[layout.startOfAi, layout.startOfAi + 1]];
+  if (last === layout.startOfAi) return [[layout.startOfSpeech, layout.startOfSpeech + 1]];
+  if (last === layout.startOfSpeech) return [positionRange(0, layout)];
+  const k = audioPosition(last, layout);
+  if (k < 0) return null;
+  if (k < TOKENS_PER_FRAME - 1) return [positionRange(k + 1, layout)];
+  return [positionRange(0, layout), [layout.endOfSpeech, layout.endOfSpeech + 1]];
+}
+
+/**
+ * A CausalLM whose next-token logits are -Infinity wherever `allowedAfter` forbids a token
+ * (HF's logits-processor way of constrained decoding), so every generated frame is complete
+ * and in range. Only the last position's logits are masked: use it for generation
+ * (`logitsToKeep: 1`), never for training.
+ */
+export class FrameConstrainedLM implements CausalLM {
+  constructor(private readonly inner: CausalLM, private readonly layout: OrpheusLayout) {}
+
+  get config(): CausalLM['config'] {
+    return this.inner.config;
+  }
+
+  createCache(): KVCache {
+    return this.inner.createCache();
+  }
+
+  forward(input: CausalLMInput): tf.Tensor3D {
+    const rows = input.inputIds;
+    if (!rows || input.logitsToKeep !== 1) throw new Error('FrameConstrainedLM masks next-token logits only: call it with inputIds and logitsToKeep 1');
+    const logits = this.inner.forward(input); // [batch, 1, vocab]
+    const [batch, , vocab] = logits.shape;
+    const mask = new Float32Array(batch * vocab);
+    rows.forEach((r, b) => {
+      const allowed = allowedAfter(r[r.length - 1]!, this.layout);
+      if (!allowed) return;
+      mask.fill(-Infinity, b * vocab, (b + 1) * vocab);
+      for (const [lo, hi] of allowed) mask.fill(0, b * vocab + lo, b * vocab + Math.min(hi, vocab));
+    });
+    const out = tf.tidy(() => logits.add(tf.tensor3d(mask, [batch, 1, vocab])) as tf.Tensor3D);
+    logits.dispose();
+    return out;
+  }
 }
 
 export interface StreamDecodeOptions extends SnacDecodeOptions {
@@ -114,7 +201,7 @@ export class OrpheusStreamDecoder {
   private async decodeRange(a: number, b: number, final: boolean): Promise<Float32Array> {
     const lo = Math.max(0, a - this.contextFrames);
     const hi = final ? this.frames.length : Math.min(this.frames.length, b + this.contextFrames);
-    const audio = await this.snac.decode(framesToSnac(this.frames.slice(lo, hi)), {
+    const audio = await this.snac.decode(framesToSnac(this.frames.slice(lo, hi), this.snac.config.codebookSize), {
       noise: this.options.noise, latentOffset: lo * this.snac.config.vqStrides[0],
     });
     return audio.slice((a - lo) * ORPHEUS_FRAME_SAMPLES, (b - lo) * ORPHEUS_FRAME_SAMPLES);

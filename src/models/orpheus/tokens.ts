@@ -16,18 +16,76 @@ export const CODEBOOK_SIZE = 4096;
 /** Tokens per SNAC frame (1 + 2 + 4 codes of the three levels). */
 export const TOKENS_PER_FRAME = 7;
 
-/** Special ids (REFERENCE.md; the recipe's `tokeniser_length + n`). */
+/**
+ * Where the Orpheus tokens sit in a vocabulary: the recipe's ids counted from the Llama-3
+ * text vocabulary size (`tokeniser_length + n`), the two Llama-3 text specials it uses,
+ * and the codebook size of the audio positions. `ORPHEUS_LAYOUT` is Orpheus-3B's; the
+ * tiny random model (tiny.ts) has the same layout over a 259-token text vocabulary and a
+ * smaller codebook, so every function here takes a layout (default: Orpheus-3B's).
+ */
+export interface OrpheusLayout {
+  /** Size of the text vocabulary the specials count from (128256 for Llama-3). */
+  tokeniserLength: number;
+  /** `<|begin_of_text|>`, the bos the text is encoded with (128000). */
+  startOfText: number;
+  /** `<|eot_id|>`, closing the text (128009). */
+  endOfText: number;
+  startOfSpeech: number;
+  endOfSpeech: number;
+  startOfHuman: number;
+  endOfHuman: number;
+  startOfAi: number;
+  endOfAi: number;
+  pad: number;
+  /** Id of code 0 at frame position 0; position k starts `k * codebookSize` later. */
+  audioTokensStart: number;
+  /** Codes per SNAC level (4096). */
+  codebookSize: number;
+}
+
+/** The layout for a text vocabulary of `tokeniserLength` ids: specials at `tokeniserLength + 1..7`, audio at `+ 10`. */
+export function orpheusLayout(tokeniserLength: number, text: { startOfText: number; endOfText: number }, codebookSize: number): OrpheusLayout {
+  for (const [k, v] of Object.entries({ tokeniserLength, codebookSize, ...text })) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`Orpheus layout: ${k} must be an integer >= 0, got ${v}`);
+  }
+  if (text.startOfText >= tokeniserLength || text.endOfText >= tokeniserLength) {
+    throw new Error(`Orpheus layout: text specials ${text.startOfText}, ${text.endOfText} must lie in the text vocabulary [0, ${tokeniserLength})`);
+  }
+  return Object.freeze({
+    tokeniserLength,
+    ...text,
+    startOfSpeech: tokeniserLength + 1,
+    endOfSpeech: tokeniserLength + 2,
+    startOfHuman: tokeniserLength + 3,
+    endOfHuman: tokeniserLength + 4,
+    startOfAi: tokeniserLength + 5,
+    endOfAi: tokeniserLength + 6,
+    pad: tokeniserLength + 7,
+    audioTokensStart: tokeniserLength + 10,
+    codebookSize,
+  });
+}
+
+/** Orpheus-3B's layout (REFERENCE.md; the recipe's `tokeniser_length + n`). */
+export const ORPHEUS_LAYOUT: OrpheusLayout = orpheusLayout(TOKENISER_LENGTH, { startOfText: 128000, endOfText: 128009 }, CODEBOOK_SIZE);
+
+/** Ids one past the last audio token: the vocabulary a model of `layout` needs at least (156938 for Orpheus-3B). */
+export function layoutVocabSize(layout: OrpheusLayout): number {
+  return layout.audioTokensStart + TOKENS_PER_FRAME * layout.codebookSize;
+}
+
+/** Special ids of Orpheus-3B (REFERENCE.md; the recipe's `tokeniser_length + n`). */
 export const ORPHEUS_IDS = Object.freeze({
-  startOfText: 128000,
-  endOfText: 128009,
-  startOfSpeech: TOKENISER_LENGTH + 1, // 128257
-  endOfSpeech: TOKENISER_LENGTH + 2, // 128258
-  startOfHuman: TOKENISER_LENGTH + 3, // 128259
-  endOfHuman: TOKENISER_LENGTH + 4, // 128260
-  startOfAi: TOKENISER_LENGTH + 5, // 128261
-  endOfAi: TOKENISER_LENGTH + 6, // 128262
-  pad: TOKENISER_LENGTH + 7, // 128263
-  audioTokensStart: TOKENISER_LENGTH + 10, // 128266
+  startOfText: ORPHEUS_LAYOUT.startOfText,
+  endOfText: ORPHEUS_LAYOUT.endOfText,
+  startOfSpeech: ORPHEUS_LAYOUT.startOfSpeech, // 128257
+  endOfSpeech: ORPHEUS_LAYOUT.endOfSpeech, // 128258
+  startOfHuman: ORPHEUS_LAYOUT.startOfHuman, // 128259
+  endOfHuman: ORPHEUS_LAYOUT.endOfHuman, // 128260
+  startOfAi: ORPHEUS_LAYOUT.startOfAi, // 128261
+  endOfAi: ORPHEUS_LAYOUT.endOfAi, // 128262
+  pad: ORPHEUS_LAYOUT.pad, // 128263
+  audioTokensStart: ORPHEUS_LAYOUT.audioTokensStart, // 128266
 });
 
 /** Level of the code at each of the 7 positions of a frame. */
@@ -38,9 +96,15 @@ const POSITION_SUB = [0, 0, 0, 1, 1, 2, 3] as const;
 const PER_FRAME = [1, 2, 4] as const;
 
 /** The id range `[lo, hi)` of position k within a frame. */
-export function positionRange(k: number): [number, number] {
-  const lo = ORPHEUS_IDS.audioTokensStart + k * CODEBOOK_SIZE;
-  return [lo, lo + CODEBOOK_SIZE];
+export function positionRange(k: number, layout: OrpheusLayout = ORPHEUS_LAYOUT): [number, number] {
+  const lo = layout.audioTokensStart + k * layout.codebookSize;
+  return [lo, lo + layout.codebookSize];
+}
+
+/** Frame position (0..6) of an audio token of `layout`, or -1 when `id` is not an audio token. */
+export function audioPosition(id: number, layout: OrpheusLayout = ORPHEUS_LAYOUT): number {
+  const k = Math.floor((id - layout.audioTokensStart) / layout.codebookSize);
+  return Number.isInteger(id) && k >= 0 && k < TOKENS_PER_FRAME ? k : -1;
 }
 
 /** SNAC codes (levels n, 2n, 4n) -> frames `[n][7]` of raw codes in the Orpheus order. */
@@ -57,14 +121,14 @@ export function snacToFrames(codes: SnacCodes): number[][] {
   return frames;
 }
 
-/** Frames `[n][7]` of raw codes -> SNAC codes (levels n, 2n, 4n). */
-export function framesToSnac(frames: number[][]): SnacCodes {
+/** Frames `[n][7]` of raw codes (each in `[0, codebookSize)`) -> SNAC codes (levels n, 2n, 4n). */
+export function framesToSnac(frames: number[][], codebookSize: number = CODEBOOK_SIZE): SnacCodes {
   const n = frames.length;
   const codes = [new Int32Array(n), new Int32Array(2 * n), new Int32Array(4 * n)];
   frames.forEach((f, i) => {
     if (f.length !== TOKENS_PER_FRAME) throw new Error(`frame ${i} has ${f.length} codes, expected ${TOKENS_PER_FRAME}`);
     f.forEach((code, k) => {
-      if (!Number.isInteger(code) || code < 0 || code >= CODEBOOK_SIZE) throw new Error(`frame ${i} position ${k}: code ${code} outside [0, ${CODEBOOK_SIZE})`);
+      if (!Number.isInteger(code) || code < 0 || code >= codebookSize) throw new Error(`frame ${i} position ${k}: code ${code} outside [0, ${codebookSize})`);
       const level = POSITION_LEVEL[k];
       codes[level][PER_FRAME[level] * i + POSITION_SUB[k]] = code;
     });
@@ -72,22 +136,22 @@ export function framesToSnac(frames: number[][]): SnacCodes {
   return codes;
 }
 
-/** Frames of raw codes -> audio tokens (7 per frame, id = code + 128266 + k * 4096). */
-export function framesToTokens(frames: number[][]): number[] {
+/** Frames of raw codes -> audio tokens (7 per frame, id = code + 128266 + k * 4096 in Orpheus-3B's layout). */
+export function framesToTokens(frames: number[][], layout: OrpheusLayout = ORPHEUS_LAYOUT): number[] {
   const out: number[] = [];
   frames.forEach((f, i) => {
     if (f.length !== TOKENS_PER_FRAME) throw new Error(`frame ${i} has ${f.length} codes, expected ${TOKENS_PER_FRAME}`);
     f.forEach((code, k) => {
-      if (!Number.isInteger(code) || code < 0 || code >= CODEBOOK_SIZE) throw new Error(`frame ${i} position ${k}: code ${code} outside [0, ${CODEBOOK_SIZE})`);
-      out.push(code + positionRange(k)[0]);
+      if (!Number.isInteger(code) || code < 0 || code >= layout.codebookSize) throw new Error(`frame ${i} position ${k}: code ${code} outside [0, ${layout.codebookSize})`);
+      out.push(code + positionRange(k, layout)[0]);
     });
   });
   return out;
 }
 
 /** SNAC codes -> audio tokens (the recipe's `tokenise_audio`). */
-export function snacToTokens(codes: SnacCodes): number[] {
-  return framesToTokens(snacToFrames(codes));
+export function snacToTokens(codes: SnacCodes, layout: OrpheusLayout = ORPHEUS_LAYOUT): number[] {
+  return framesToTokens(snacToFrames(codes), layout);
 }
 
 /**
@@ -136,19 +200,22 @@ export interface ParseOptions {
    * position, value and expected range) or 'skip' (drop the whole frame, report it).
    */
   onInvalid?: 'throw' | 'skip';
+  /** Token layout (default Orpheus-3B's). */
+  layout?: OrpheusLayout;
 }
 
 /**
  * Parses generated tokens into complete frames. Speech starts after the last
- * start-of-speech (128257) if there is one (else at index 0) and ends at end-of-speech
+ * start-of-speech (128257 in Orpheus-3B's layout) if there is one (else at index 0) and ends at end-of-speech
  * (128258). Each group of 7 tokens must have token k in `positionRange(k)`; a frame with
  * a token out of its range is an error (or, with `onInvalid: 'skip'`, dropped and
  * reported), and a trailing incomplete frame is reported in `partial`, never decoded.
  */
 export function parseSpeechTokens(tokens: number[], options: ParseOptions = {}): ParsedSpeech {
   const onInvalid = options.onInvalid ?? 'throw';
-  const start = tokens.lastIndexOf(ORPHEUS_IDS.startOfSpeech) + 1; // 0 when absent
-  let end = tokens.indexOf(ORPHEUS_IDS.endOfSpeech, start);
+  const layout = options.layout ?? ORPHEUS_LAYOUT;
+  const start = tokens.lastIndexOf(layout.startOfSpeech) + 1; // 0 when absent
+  let end = tokens.indexOf(layout.endOfSpeech, start);
   const ended = end >= 0;
   if (!ended) end = tokens.length;
   const frames: number[][] = [];
@@ -161,7 +228,7 @@ export function parseSpeechTokens(tokens: number[], options: ParseOptions = {}):
     let bad: TokenIssue | null = null;
     for (let k = 0; k < TOKENS_PER_FRAME; k++) {
       const v = tokens[at + k];
-      const [lo, hi] = positionRange(k);
+      const [lo, hi] = positionRange(k, layout);
       if (!(Number.isInteger(v) && v >= lo && v < hi)) {
         bad = { position: at + k, value: v, frame: f, slot: k, reason: `expected an id in [${lo}, ${hi}) at frame position ${k}` };
         break;
