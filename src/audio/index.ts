@@ -5,4 +5,4 @@ export { resample, resampledLength, kaiserBeta, type ResampleOptions } from './r
 export { integratedLoudness, normalizeLoudness, peakDb, type NormalizeOptions, type NormalizeResult } from './loudness';
 export { trimSilence, assertNotSilent, frameLevelsDb, SilenceError, type SilenceOptions, type TrimResult } from './trim';
 export { toMono, sliceSeconds, secondsToSamples, concatAudio } from './slice';
-export { writeAtomically, writeFileAtomic, tempPathFor } from './files';
+export { writeAtomically, writeFileAtomic, tempPathFor, FileWriteError } from './files';

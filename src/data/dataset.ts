@@ -6,9 +6,10 @@
  * Python finds the splits, and the `huggingface` metadata key tells `datasets` that
  * `audio` is Audio.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { cp, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { writeAtomically } from '../audio/files';
+import { asWriteError, writeAtomically } from '../audio/files';
 import { sliceSeconds } from '../audio/slice';
 import { decodeWav, encodeWav, type AudioData } from '../audio/wav';
 import { snapshot, type SnapshotOptions } from '../hub';
@@ -138,9 +139,26 @@ export async function writeParquet(file: string, rows: DatasetRow[]): Promise<vo
     statistics: false,
   });
   await writeAtomically(file, async (tmp) => {
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(tmp, new Uint8Array(buffer));
+    await fsyncPath(tmp);
   });
+}
+
+/** fsync a file or folder (folders: best effort, some filesystems refuse). */
+async function fsyncPath(path: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return;
+  }
+  try {
+    await fh.sync();
+  } catch (e) {
+    if (!(await stat(path)).isDirectory()) throw e;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Seconds of a WAV file, from its header. */
@@ -171,7 +189,12 @@ export async function readParquet(file: string): Promise<DatasetRow[]> {
   }
   for (const col of ['audio', 'text']) if (!names.includes(col)) throw new DatasetError(file, `no "${col}" column (columns: ${names.join(', ')})`);
   // utf8: false keeps unannotated BYTE_ARRAY (audio.bytes) as bytes; annotated strings still decode.
-  const objects = (await parquetReadObjects({ file: ab, utf8: false })) as Record<string, unknown>[];
+  let objects: Record<string, unknown>[];
+  try {
+    objects = (await parquetReadObjects({ file: ab, utf8: false })) as Record<string, unknown>[];
+  } catch (e) {
+    throw new DatasetError(file, `damaged Parquet data (${(e as Error).message})`);
+  }
   return objects.map((o, i): DatasetRow => {
     const audio = o.audio as { bytes?: unknown; path?: unknown } | null;
     if (!audio || !(audio.bytes instanceof Uint8Array)) {
@@ -222,15 +245,124 @@ export function trainEvalSplit<T>(rows: T[], options: SplitOptions = {}): { trai
 /** Hub split names: `eval` is written as `validation`, the name `datasets` recognises. */
 export const splitFile = (dir: string, split: string) => join(dir, 'data', `${split}-00000-of-00001.parquet`);
 
-/** Writes `{train, validation}` (or any named splits) in the Hub's layout under `dir`. */
-export async function saveDataset(dir: string, splits: Record<string, DatasetRow[]>): Promise<string[]> {
-  const files: string[] = [];
-  for (const [split, rows] of Object.entries(splits)) {
-    if (rows.length === 0) continue;
-    const file = splitFile(dir, split === 'eval' ? 'validation' : split);
-    await writeParquet(file, rows);
-    files.push(file);
+/** The dataset's Parquet folder, and the hidden names used while replacing it. */
+const DATA_DIR = 'data';
+const STAGE_PREFIX = '.data-new-';
+const OLD_PREFIX = '.data-old-';
+const TAG_RE = /^\.data-(?:new|old)-(\d+)-[0-9a-f]+$/;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Finishes or undoes a `saveDataset` that was killed (its process no longer runs): when
+ * `data/` is missing but the previous one was set aside, the previous one is put back;
+ * staged and set-aside folders are removed. Returns what it did (empty: nothing to do).
+ * `saveDataset` and `loadDataset` call it first.
+ */
+export async function recoverDataset(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const done: string[] = [];
+  const dead = names.filter((n) => {
+    const m = TAG_RE.exec(n);
+    return m !== null && !pidAlive(Number(m[1]));
+  });
+  if (!names.includes(DATA_DIR)) {
+    const old = dead.filter((n) => n.startsWith(OLD_PREFIX)).sort().pop();
+    if (old) {
+      await rename(join(dir, old), join(dir, DATA_DIR));
+      done.push(`restored the previous ${DATA_DIR}/ from ${old} (a save was interrupted before it finished)`);
+      dead.splice(dead.indexOf(old), 1);
+    }
+  }
+  for (const n of dead) {
+    await rm(join(dir, n), { recursive: true, force: true });
+    done.push(`removed ${n} left by an interrupted save`);
+  }
+  return done;
+}
+
+/**
+ * Writes `{train, validation}` (or any named splits) in the Hub's layout under `dir`.
+ * The whole `data/` folder is replaced in one step: the new split files (and links to the
+ * files of splits not being written, which stay) are written and fsynced in a hidden
+ * folder, then the old `data/` is set aside and the new one renamed into place. A kill at
+ * any moment leaves the previous dataset or the new one, never a mix of the two (a kill
+ * between the two renames is undone by `recoverDataset`). Errors name the file.
+ */
+export async function saveDataset(dir: string, splits: Record<string, DatasetRow[]>): Promise<string[]> {
+  const dataDir = join(dir, DATA_DIR);
+  const names = Object.entries(splits).filter(([, rows]) => rows.length > 0)
+    .map(([split, rows]) => ({ split: split === 'eval' ? 'validation' : split, rows }));
+  if (names.length === 0) return [];
+  // Check every row before touching the disk: a bad row fails the save with nothing written.
+  for (const { split, rows } of names) rows.forEach((r, i) => checkRow(r, i, splitFile(dir, split)));
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw asWriteError(e, dir, 'the dataset folder could not be made');
+  }
+  await recoverDataset(dir);
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const stage = join(dir, `${STAGE_PREFIX}${tag}`);
+  const files: string[] = [];
+  try {
+    await mkdir(stage);
+    const fresh = new Set(names.map(({ split }) => `${split}-00000-of-00001.parquet`));
+    // Files of other splits stay: hard links (a copy where links are refused).
+    for (const e of await readdir(dataDir, { withFileTypes: true }).catch(() => [])) {
+      if (fresh.has(e.name)) continue;
+      const from = join(dataDir, e.name);
+      const to = join(stage, e.name);
+      if (e.isDirectory()) await cp(from, to, { recursive: true });
+      else await link(from, to).catch(() => cp(from, to));
+    }
+    for (const { split, rows } of names) {
+      const file = join(stage, `${split}-00000-of-00001.parquet`);
+      try {
+        await writeParquet(file, rows);
+      } catch (e) {
+        if (e instanceof Error && e.message.startsWith(file)) throw new DatasetError(splitFile(dir, split), e.message.slice(file.length + 2));
+        throw e;
+      }
+      files.push(splitFile(dir, split));
+    }
+    await fsyncPath(stage);
+  } catch (e) {
+    await rm(stage, { recursive: true, force: true });
+    throw asWriteError(e, dataDir, 'the dataset was left as it was before');
+  }
+  const old = join(dir, `${OLD_PREFIX}${tag}`);
+  let moved = false;
+  try {
+    await rename(dataDir, old);
+    moved = true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      await rm(stage, { recursive: true, force: true });
+      throw asWriteError(e, dataDir, 'the dataset was left as it was before');
+    }
+  }
+  try {
+    await rename(stage, dataDir);
+  } catch (e) {
+    if (moved) await rename(old, dataDir).catch(() => undefined);
+    await rm(stage, { recursive: true, force: true });
+    throw asWriteError(e, dataDir, 'the dataset was left as it was before');
+  }
+  await fsyncPath(dir);
+  if (moved) await rm(old, { recursive: true, force: true });
   return files;
 }
 
@@ -261,6 +393,7 @@ export async function loadDataset(pathOrRepoId: string, options: LoadOptions = {
   let dir = pathOrRepoId;
   const s = await stat(pathOrRepoId).catch(() => undefined);
   if (s?.isFile()) return readParquet(pathOrRepoId);
+  if (s?.isDirectory()) await recoverDataset(dir);
   if (!s) dir = await snapshot(pathOrRepoId, { ...options, repoType: 'dataset', allowPatterns: options.allowPatterns ?? ['*.parquet', '*/*.parquet', '*/*/*.parquet'] });
   const all = await walkParquet(dir);
   const re = new RegExp(`(^|/)${split}([-_./]|$)`);

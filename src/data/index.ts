@@ -3,7 +3,7 @@ export { downloadFile, ytDlpDownload, DownloadError, YTDLP_MISSING, type Downloa
 export { splitSentences, endsSentence, ABBREVIATIONS } from './sentences';
 export { chunkSegments, type Clip, type ChunkOptions, type ChunkResult, type Dropped, type DropReason } from './chunk';
 export {
-  buildRows, writeParquet, readParquet, saveDataset, loadDataset, trainEvalSplit, datasetStats, durationHistogram, rowAudio, splitFile, HF_FEATURES, DatasetError,
+  buildRows, writeParquet, readParquet, saveDataset, recoverDataset, loadDataset, trainEvalSplit, datasetStats, durationHistogram, rowAudio, splitFile, HF_FEATURES, DatasetError,
   type DatasetRow, type AudioCell, type BuildOptions, type SplitOptions, type LoadOptions,
 } from './dataset';
 export { workspace, SAMPLE_TALK_DIR, type WorkArea } from './workspace';
