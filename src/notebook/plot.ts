@@ -92,26 +92,45 @@ export function showPlot(figure: Figure, options: PlotOptions = {}): void {
 
 /**
  * A plot that is redrawn in place, for live training curves: one output that
- * refreshes, not one plot per step. Updates are throttled to `minIntervalMs`.
+ * refreshes, not one plot per step. Refresh policy: the first update draws at once;
+ * later ones at most every `minIntervalMs` (default 1000 ms; the newest figure waits as
+ * pending); `flush` draws the pending one, so the final state always shows; a figure
+ * equal to the one on screen is not sent again.
  */
 export class LivePlot {
   private readonly handle = new DisplayHandle();
-  private last = 0;
+  private last = Number.NEGATIVE_INFINITY;
   private pending: Figure | null = null;
+  /** JSON of the figure on screen, so an unchanged redraw is skipped. */
+  private shownJson: string | null = null;
+  /** Outputs sent (the first display plus its in-place updates). */
+  renders = 0;
 
-  constructor(private readonly options: PlotOptions & { minIntervalMs?: number } = {}) {}
+  constructor(private readonly options: PlotOptions & { minIntervalMs?: number } = {}) {
+    const ms = options.minIntervalMs ?? 1000;
+    if (!(Number.isFinite(ms) && ms >= 0)) throw new Error(`LivePlot minIntervalMs must be a number >= 0, got ${ms}`);
+  }
 
-  /** Redraws with `figure` (skipped if the last redraw was too recent, unless `force`). */
+  /** The output's display id (its `update_display_data` messages carry it). */
+  get displayId(): string {
+    return this.handle.id;
+  }
+
+  /** Redraws with `figure` (kept as pending if the last redraw was too recent, unless `force`). */
   update(figure: Figure, force = false): void {
-    const now = Date.now();
+    const now = performance.now();
     if (!force && now - this.last < (this.options.minIntervalMs ?? 1000)) {
       this.pending = figure;
       return;
     }
+    this.pending = null;
+    const json = JSON.stringify(toPlainFigure(figure));
+    if (json === this.shownJson) return;
     initPlotly();
     this.handle.show(plotBundle(figure, this.options));
+    this.shownJson = json;
     this.last = now;
-    this.pending = null;
+    this.renders++;
   }
 
   /** Draws the last skipped update, so the final state is always shown. */
