@@ -168,6 +168,7 @@ test("the subgroup-matrix WGSL compiles (Dawn's null backend, which has the feat
       { BM: 64, BN: 64, BK: 16, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, stages: 2 },
       { BM: 64, BN: 64, BK: 16, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, stages: 2, wide: true },
       { BM: 64, BN: 64, BK: 32, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, wide: true },
+      { BM: 64, BN: 64, BK: 32, sgRows: 2, sgCols: 2, pad: 8, prefetch: true, wide: true, swizzle: 8 },
     ] as SubgroupMatrixTiling[]) {
       const module = device.createShaderModule({ code: subgroupMatrixWgsl(tiling, 32) });
       const messages = (await module.getCompilationInfo()).messages.filter((m) => m.type !== 'info');

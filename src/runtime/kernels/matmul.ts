@@ -38,6 +38,8 @@ export interface SubgroupMatrixTiling {
   stages?: 1 | 2;
   /** With prefetch: 16-byte global loads (8 f16) instead of 8-byte ones; needs K and N multiples of 8. */
   wide?: boolean;
+  /** Launch order in bands of this many block rows (L2 reuse); 0 or absent = row by row. */
+  swizzle?: number;
 }
 
 /**
@@ -164,8 +166,18 @@ diagnostic(off, chromium.subgroup_matrix_uniformity);
   let sg = lid / ${subgroupSize}u;
   let rowA = (sg / ${t.sgCols}u) * ${TM * TILE}u; // first row of this subgroup's block in the tile
   let colB = (sg % ${t.sgCols}u) * ${TN * TILE}u; // first column
-  let m0 = wid.y * BM;
-  let n0 = wid.x * BN;
+${t.swizzle ? `  // Workgroups run in bands of ${t.swizzle} block rows, column by column, so the A rows and
+  // B columns in flight at once stay in L2.
+  let nx = nwg.x;
+  let ny = nwg.y;
+  let pid = wid.y * nx + wid.x;
+  let band = pid / (${t.swizzle}u * nx);
+  let first = band * ${t.swizzle}u;
+  let rows = min(ny - first, ${t.swizzle}u);
+  let inBand = pid % (${t.swizzle}u * nx);
+  let m0 = (first + inBand % rows) * BM;
+  let n0 = (inBand / rows) * BN;` : `  let m0 = wid.y * BM;
+  let n0 = wid.x * BN;`}
 ${accs}`;
   const consts = `const BM = ${t.BM}u;\nconst BN = ${t.BN}u;\nconst BK = ${t.BK}u;\nconst THREADS = ${threads}u;`;
   if (t.direct) {
@@ -178,7 +190,7 @@ struct Params { M: u32, N: u32, K: u32 }
 ${consts}
 
 @compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}
   for (var kk = 0u; kk < p.K; kk += ${TILE}u) {
 ${mma('&a', (i) => `(m0 + rowA + ${i * TILE}u) * p.K + kk`, 'p.K', '&b', (j) => `kk * p.N + n0 + colB + ${j * TILE}u`, 'p.N')}
   }
@@ -225,7 +237,7 @@ var<workgroup> Bs: array<f16, ${stages} * BK * SB>; // [stages][BK][SB]
       // Two workgroup buffers: multiply out of one while the other fills; one barrier per K step.
       return `${decl}
 @compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}${regs}
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}${regs}
   ${fetch('0u')}
   ${stash('0u', '0u')}
   workgroupBarrier();
@@ -247,7 +259,7 @@ ${stores.join('\n')}
     }
     return `${decl}
 @compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}${regs}
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}${regs}
   ${fetch('0u')}
   let aBase = 0u;
   let bBase = 0u;
@@ -266,7 +278,7 @@ ${stores.join('\n')}
   }
   return `${decl}
 @compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${prologue}
   let aBase = 0u;
   let bBase = 0u;
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
@@ -345,7 +357,7 @@ function shapes(a: HalfTensor, b: HalfTensor): { M: number; K: number; N: number
 
 function kernelKey(variant: 'subgroup-matrix' | 'tiled', t: SubgroupMatrixTiling, sg: number): string {
   const form = t.direct ? '.direct' : `.pad${t.pad ?? 0}${t.prefetch ? `.prefetch${t.stages ?? 1}${t.wide ? '.wide' : ''}` : ''}`;
-  return variant === 'tiled' ? 'ttslab.matmulHalf.tiled' : `ttslab.matmulHalf.sgmat.${t.BM}x${t.BN}x${t.BK}.${t.sgRows}x${t.sgCols}${form}.sg${sg}`;
+  return variant === 'tiled' ? 'ttslab.matmulHalf.tiled' : `ttslab.matmulHalf.sgmat.${t.BM}x${t.BN}x${t.BK}.${t.sgRows}x${t.sgCols}${form}.sw${t.swizzle ?? 0}.sg${sg}`;
 }
 
 /** Which variant `matmulHalf` would run for these shapes, and why not the faster one. */
