@@ -38,6 +38,7 @@ export function installKillHook(): void {
   /** Called before each counted operation: dies when it is the chosen one. */
   const step = (what: string) => {
     count++;
+    if (process.env.KILL_TRACE) process.stderr.write(`op ${count}: ${what}\n${new Error().stack!.split('\n').slice(2, 6).join('\n')}\n`);
     if (killAt > 0 && count === killAt) {
       if (note) writeFileSync(note, JSON.stringify({ killedAt: count, op: what.replace(root, '<root>') }) + '\n');
       process.kill(process.pid, 'SIGKILL');
@@ -58,11 +59,11 @@ export function installKillHook(): void {
     if (protoPatched) return;
     protoPatched = true;
     const proto = Object.getPrototypeOf(h) as Record<string, (...a: unknown[]) => Promise<unknown>>;
-    for (const name of ['write', 'sync', 'datasync', 'truncate', 'close']) {
+    for (const name of ['write', 'sync', 'datasync', 'truncate']) {
       const f = proto[name]!;
       proto[name] = function (this: object, ...a: unknown[]) {
         const p = paths.get(this);
-        if (p !== undefined) step(`${name} ${p}`);
+        if (p !== undefined) step(`${name} ${p}${name === 'write' && a[0] instanceof Uint8Array ? ` (${a[0].length} bytes)` : ''}`);
         return f.apply(this, a);
       };
     }
@@ -80,7 +81,16 @@ export function installKillHook(): void {
     if (inRoot(a[0])) step(`open ${String(a[0])} ${String(a[1] ?? 'r')}`);
     const h = (await orig.open!(...a)) as object;
     patchHandleProto(h);
-    if (inRoot(a[0])) paths.set(h, String(a[0]));
+    if (inRoot(a[0])) {
+      paths.set(h, String(a[0]));
+      // close is an own property of each FileHandle, not on its prototype.
+      const handle = h as { close: () => Promise<void> };
+      const close = handle.close;
+      handle.close = () => {
+        step(`close ${String(a[0])}`);
+        return close.call(h);
+      };
+    }
     return h;
   };
   const chunked = (name: 'writeFile' | 'appendFile') => async (file: unknown, data: unknown, opts?: unknown) => {
