@@ -6,5 +6,5 @@ export {
 export type { HasNamedLinears, LoraConfig, TrainableReport } from './lora';
 export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, fromPeftConfig, loadPeftAdapter, savePeftAdapter, toPeftConfig } from './peft';
 export type { SavePeftOptions } from './peft';
-export { saveMergedCheckpoint } from './merge';
-export type { ExportableModel, SaveMergedOptions } from './merge';
+export { TORCH_DTYPE, saveMergedCheckpoint, saveMergedWeights } from './merge';
+export type { ExportableModel, ExtraTensors, MergeableModel, SaveMergedOptions } from './merge';

@@ -13,11 +13,14 @@
  *   adapter (`CSM_TRAIN_STATE_NAME`) so `resume` continues with the same draws;
  * - evaluation: always the same seed, so eval losses of different steps are comparable.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ADAPTER_WEIGHTS_NAME, applyLora, savePeftAdapter } from '../../lora';
+import { ADAPTER_WEIGHTS_NAME, LoraLinear, TORCH_DTYPE, applyLora, saveMergedWeights, savePeftAdapter } from '../../lora';
 import type { LoraAdapter } from '../../lora';
+import { isLocalDir, snapshot } from '../../hub';
+import type { SnapshotOptions } from '../../hub';
+import { TOKENIZER_FILES } from '../../tokenizer';
 import { loraConfigOf } from '../../train/llama';
 import { decaysWeight } from '../../train/optim';
 import type { TrainConfig } from '../../train/config';
@@ -169,4 +172,86 @@ export class CsmLoraTrainable implements TrainableModel<CsmTrainingExample, CsmT
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${join(dir, CSM_TRAIN_STATE_NAME)}: ${(e as Error).message}`);
     }
   }
+}
+
+// -- merged export ------------------------------------------------------------------------
+
+export interface SaveMergedTtsOptions {
+  /** Weight dtype of the merged model (default BF16, as CSM-1B ships; the codec keeps its own dtype). */
+  dtype?: 'F16' | 'BF16' | 'F32';
+  /** Largest shard in bytes (default 5 GB, transformers'). */
+  maxShardBytes?: number;
+  /** How the base checkpoint (codec weights, tokenizer) is found again: revision, offline, cache. */
+  snapshot?: SnapshotOptions;
+}
+
+export interface MergedExport {
+  dir: string;
+  /** Every file written (config.json, weights, tokenizer files). */
+  files: string[];
+  /** What the folder lacks, or null when it loads on its own (`loadTtsModel(dir)`, transformers' CsmForConditionalGeneration). */
+  note: string | null;
+}
+
+/** What `saveMergedTts` reads of a CSM text-to-speech model (CsmTts has these members). */
+interface CsmLike {
+  readonly family: string;
+  readonly name: string;
+  readonly model: CsmForConditionalGeneration;
+  readonly processor: CsmProcessor;
+  readonly options: { baseModelNameOrPath?: string | null };
+}
+
+/**
+ * Writes a CSM model with its LoRA adapter merged (W + s B A in every wrapped linear) as a
+ * plain checkpoint in transformers' layout, loadable without PEFT: `config.json` (the base
+ * model's, with `torch_dtype`), the merged weights in `dtype`, and, copied from the base
+ * checkpoint when the model was loaded from one, the Mimi codec (`codec_model.*`, its own
+ * dtype) and the tokenizer files. The model in memory is not changed.
+ *
+ * A model built in code (tiny-random-csm) has no base checkpoint: its codec and tokenizer
+ * are not written, and `note` says so.
+ */
+export async function saveMergedTts(tts: { readonly family: string; readonly name: string }, dir: string, options: SaveMergedTtsOptions = {}): Promise<MergedExport> {
+  const dtype = options.dtype ?? 'BF16';
+  if (!(dtype in TORCH_DTYPE)) throw new Error(`saveMergedTts: dtype must be F16, BF16 or F32, got ${JSON.stringify(dtype)}`);
+  const csm = tts as CsmLike;
+  if (tts.family !== 'csm' || !csm.model?.namedLinears) throw new Error(`saveMergedTts: ${tts.name} is a ${tts.family} model; the merged export is implemented for CSM`);
+  const wrapped = csm.model.namedLinears().filter((n) => n.module instanceof LoraLinear).length;
+  if (wrapped === 0) throw new Error(`saveMergedTts: ${tts.name} has no LoRA adapter attached (train it or loadAdapter first); nothing to merge`);
+
+  const base = csm.options.baseModelNameOrPath ?? null;
+  let baseDir: string | null = null;
+  if (base) {
+    baseDir = (await isLocalDir(base)) ? base : await snapshot(base, {
+      ...options.snapshot, allowPatterns: ['config.json', '*.safetensors', '*.safetensors.index.json', ...TOKENIZER_FILES],
+    });
+  }
+  await mkdir(dir, { recursive: true });
+  let extra;
+  if (baseDir) {
+    const weights = await Checkpoint.open(baseDir);
+    const names = weights.keys().filter((k) => k.startsWith('codec_model.') && ['F32', 'F16', 'BF16'].includes(weights.info(k).dtype));
+    extra = { source: weights, names };
+  }
+  const files = await saveMergedWeights(csm.model, dir, { dtype, maxShardBytes: options.maxShardBytes, extra });
+  const hf: Record<string, unknown> = { ...(csm.model.config.hf ?? {}), model_type: 'csm', torch_dtype: TORCH_DTYPE[dtype] };
+  if ('dtype' in hf) hf.dtype = TORCH_DTYPE[dtype];
+  const configFile = join(dir, 'config.json');
+  await writeFile(configFile, JSON.stringify(hf, null, 2) + '\n');
+  files.unshift(configFile);
+  if (baseDir) {
+    const tokDir = (await isLocalDir(csm.processor.tokenizer.source)) ? csm.processor.tokenizer.source : baseDir;
+    for (const f of TOKENIZER_FILES) {
+      const from = join(tokDir, f);
+      if (!(await stat(from).catch(() => null))?.isFile()) continue;
+      await copyFile(from, join(dir, f));
+      files.push(join(dir, f));
+    }
+  }
+  let note: string | null = null;
+  if (!baseDir) note = `${tts.name} was built in code: its codec and tokenizer are not in ${dir} (only the merged CSM weights and config.json)`;
+  else if (!extra?.names.length) note = `the base checkpoint ${base} has no codec_model.* tensors: ${dir} holds no codec`;
+  else if (hf.codec_config === undefined) note = `the base config.json has no codec_config`;
+  return { dir, files, note };
 }
