@@ -4,3 +4,5 @@ export type { RepoType, SnapshotOptions } from './snapshot';
 export { DEFAULT_ENDPOINT, hfHome, hubCacheDir, hubEndpoint, isOffline, redact, resolveToken, tokenPath } from './env';
 export { terminalProgressBar } from './progress';
 export type { DownloadProgress } from './progress';
+export { pushFolderToHub } from './upload';
+export type { PushOptions, PushResult } from './upload';
