@@ -1,8 +1,10 @@
 /**
  * XCodec2 configuration: a typed view of the `config.json` of transformers' `Xcodec2Model`
- * (the `HKUSTAudio/xcodec2-hf` layout). Only what the decoder and the quantizer read; the
- * encoder side (acoustic encoder, w2v-BERT 2.0 semantic model) is not ported yet.
+ * (the `HKUSTAudio/xcodec2-hf` layout): the decoder, the quantizer, the acoustic encoder and
+ * the w2v-BERT 2.0 semantic model (`semantic_model_config`).
  */
+import { W2VBERT_DEFAULT_CONFIG, validateW2vBertConfig, w2vBertConfigFromHf } from '../w2vbert/config';
+import type { W2vBertConfig } from '../w2vbert/config';
 
 export interface Xcodec2Config {
   /** Width of the decoder's backbone (1024). */
@@ -25,6 +27,13 @@ export interface Xcodec2Config {
   downsamplingRatios: number[];
   /** Hz (16000). */
   samplingRate: number;
+  /** Channels of the acoustic encoder's first conv (48); doubled by each of its strided blocks. */
+  encoderHiddenSize: number;
+  /**
+   * The semantic model: w2v-BERT 2.0 cut to the 16 layers XCodec2 reads (its output is the
+   * original's `hidden_states[16]`). `hiddenSize` must equal `semanticHiddenSize`.
+   */
+  semanticModel: W2vBertConfig;
 }
 
 /** The HKUSTAudio/xcodec2-hf checkpoint's config (transformers' Xcodec2Config defaults). */
@@ -41,6 +50,8 @@ export const XCODEC2_DEFAULT_CONFIG: Readonly<Xcodec2Config> = Object.freeze({
   quantizationLevels: [4, 4, 4, 4, 4, 4, 4, 4],
   downsamplingRatios: [2, 2, 4, 4, 5],
   samplingRate: 16000,
+  encoderHiddenSize: 48,
+  semanticModel: Object.freeze({ ...W2VBERT_DEFAULT_CONFIG, numHiddenLayers: 16 }),
 });
 
 /** Samples per code frame: the product of the encoder strides (320). */
@@ -63,7 +74,7 @@ export function validateXcodec2Config(c: Xcodec2Config, source = 'Xcodec2Config'
   const fail = (field: string, v: unknown, why: string): never => {
     throw new Error(`${source}: ${field} ${why}, got ${JSON.stringify(v)}`);
   };
-  for (const f of ['hiddenSize', 'intermediateSize', 'numHiddenLayers', 'numAttentionHeads', 'numKeyValueHeads', 'headDim', 'semanticHiddenSize', 'quantizationDim', 'samplingRate'] as const) {
+  for (const f of ['hiddenSize', 'intermediateSize', 'numHiddenLayers', 'numAttentionHeads', 'numKeyValueHeads', 'headDim', 'semanticHiddenSize', 'quantizationDim', 'samplingRate', 'encoderHiddenSize'] as const) {
     if (!(Number.isInteger(c[f]) && c[f] >= 1)) fail(f, c[f], 'must be an integer >= 1');
   }
   if (!(c.rmsNormEps > 0)) fail('rmsNormEps', c.rmsNormEps, 'must be > 0');
@@ -71,6 +82,10 @@ export function validateXcodec2Config(c: Xcodec2Config, source = 'Xcodec2Config'
   if (c.hiddenSize % 32 !== 0) fail('hiddenSize', c.hiddenSize, 'must be a multiple of 32 (the ResNet blocks GroupNorm in 32 groups)');
   if (c.quantizationDim !== c.hiddenSize + c.semanticHiddenSize) {
     fail('quantizationDim', c.quantizationDim, `must equal hiddenSize + semanticHiddenSize (${c.hiddenSize + c.semanticHiddenSize}): the decoder's fc reads the quantizer's output`);
+  }
+  validateW2vBertConfig(c.semanticModel, `${source}.semanticModel`);
+  if (c.semanticModel.hiddenSize !== c.semanticHiddenSize) {
+    fail('semanticModel.hiddenSize', c.semanticModel.hiddenSize, `must equal semanticHiddenSize (${c.semanticHiddenSize})`);
   }
   if (c.numAttentionHeads % c.numKeyValueHeads !== 0) fail('numKeyValueHeads', c.numKeyValueHeads, `must divide numAttentionHeads (${c.numAttentionHeads})`);
   if (!(Array.isArray(c.quantizationLevels) && c.quantizationLevels.length > 0 && c.quantizationLevels.every((l) => Number.isInteger(l) && l >= 2))) {
@@ -92,6 +107,11 @@ export function xcodec2ConfigFromHf(json: unknown, source = 'config.json'): Xcod
   const d = XCODEC2_DEFAULT_CONFIG;
   const num = (k: string, fallback: number): number => (o[k] === undefined || o[k] === null ? fallback : (o[k] as number));
   const semantic = (o.semantic_model_config ?? {}) as Record<string, unknown>;
+  // No semantic_model_config: transformers' default, wav2vec2-bert with 16 layers (Xcodec2Config.__post_init__);
+  // a given one without num_hidden_layers gets Wav2Vec2BertConfig's 24, as in transformers.
+  const semanticModel = o.semantic_model_config === undefined || o.semantic_model_config === null
+    ? { ...d.semanticModel }
+    : w2vBertConfigFromHf(semantic, `${source}: semantic_model_config`);
   const hiddenSize = num('hidden_size', d.hiddenSize);
   const numAttentionHeads = num('num_attention_heads', d.numAttentionHeads);
   return validateXcodec2Config({
@@ -108,5 +128,7 @@ export function xcodec2ConfigFromHf(json: unknown, source = 'config.json'): Xcod
     quantizationLevels: (o.quantization_levels as number[] | undefined) ?? [...d.quantizationLevels],
     downsamplingRatios: (o.downsampling_ratios as number[] | undefined) ?? [...d.downsamplingRatios],
     samplingRate: num('sampling_rate', d.samplingRate),
+    encoderHiddenSize: num('encoder_hidden_size', d.encoderHiddenSize),
+    semanticModel,
   }, source);
 }

@@ -12,7 +12,8 @@
  *
  * Weight names are transformers' (`quantizer.project_out.weight`,
  * `acoustic_decoder.layers.0.self_attn.q_proj.weight`, ...), the HKUSTAudio/xcodec2-hf layout.
- * The encoder (acoustic encoder + w2v-BERT 2.0 semantic model) is not ported yet.
+ * The encoder side (acoustic encoder, w2v-BERT 2.0 semantic model, adapter, fc_encoder) is in
+ * encoder.ts; `Xcodec2Codec` (codec.ts) holds both halves.
  *
  * Layout: activations `[batch, time, channels]` (tfjs NWC); conv weights are stored
  * `[out, in, k]` and rearranged once at load to tfjs's `[k, in, out]`.
@@ -180,7 +181,7 @@ class DecoderLayer {
 }
 
 /** Reads reference-named tensors with shape checks, tracking what was used and what to free on failure. */
-class WeightReader {
+export class WeightReader {
   readonly used = new Set<string>();
   readonly owned: tf.Tensor[] = [];
   constructor(private readonly source: WeightSource, private readonly prefix: string) {}

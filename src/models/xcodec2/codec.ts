@@ -1,0 +1,121 @@
+/**
+ * XCodec2 as one codec: the encoder side (encoder.ts) and the decoder side (modeling.ts) over
+ * one checkpoint in transformers' layout, and its `AudioCodec` view for tokenization and
+ * playback (16 kHz, 320 samples per frame, one codebook).
+ *
+ * Checkpoints: transformers' `Xcodec2Model` layout (config.json with model_type "xcodec2" +
+ * model.safetensors with `semantic_encoder.*`, `acoustic_encoder.*`, `acoustic_decoder.*`, ...).
+ * HKUSTAudio/xcodec2 itself ships the original package's layout (`CodecEnc.*`, `generator.*`,
+ * `semantic_model.*`, weight-normalised convs): convert it once with transformers'
+ * `models/xcodec2/convert_xcodec2_checkpoint_to_pytorch.py` and point `fromPretrained` at the
+ * result; an original-layout folder is refused with that advice.
+ */
+import type { WeightSource } from '../../weights/types';
+import { Checkpoint } from '../../weights/checkpoint';
+import { snapshot } from '../../hub';
+import type { SnapshotOptions } from '../../hub';
+import type { AudioCodec, Codes } from '../types';
+import { validateXcodec2Config, xcodec2CodebookSize, xcodec2ConfigFromHf, xcodec2HopLength } from './config';
+import type { Xcodec2Config } from './config';
+import { Xcodec2Encoder } from './encoder';
+import { Xcodec2Decoder } from './modeling';
+
+export interface Xcodec2CodecLoadOptions {
+  /** Prefix of every key. Default none. */
+  prefix?: string;
+}
+
+export interface Xcodec2CodecPretrainedOptions extends Xcodec2CodecLoadOptions {
+  snapshot?: SnapshotOptions;
+}
+
+/** Encoder + decoder of one XCodec2 checkpoint. Owns both (`dispose()`). */
+export class Xcodec2Codec {
+  readonly sampleRate: number;
+  readonly hopLength: number;
+  readonly codebookSize: number;
+
+  constructor(readonly config: Xcodec2Config, readonly encoder: Xcodec2Encoder, readonly decoder: Xcodec2Decoder) {
+    this.sampleRate = config.samplingRate;
+    this.hopLength = xcodec2HopLength(config);
+    this.codebookSize = xcodec2CodebookSize(config);
+  }
+
+  static async fromWeights(source: WeightSource, config: Xcodec2Config, options: Xcodec2CodecLoadOptions = {}): Promise<Xcodec2Codec> {
+    const c = validateXcodec2Config(config);
+    const original = source.keys().find((k) => /^(CodecEnc|generator|SemanticEncoder_module|semantic_model|fc_prior|fc_post_a)\./.test(k.slice((options.prefix ?? '').length)));
+    if (original) {
+      throw new Error(`XCodec2 checkpoint is in the original xcodec2 package's layout (key ${original}); convert it to transformers' layout with `
+        + "transformers' models/xcodec2/convert_xcodec2_checkpoint_to_pytorch.py and load the converted folder");
+    }
+    const encoder = await Xcodec2Encoder.fromWeights(source, c, options);
+    try {
+      return new Xcodec2Codec(c, encoder, await Xcodec2Decoder.fromWeights(source, c, options));
+    } catch (e) {
+      encoder.dispose();
+      throw e;
+    }
+  }
+
+  /** A local folder or Hub repo in transformers' layout (config.json + *.safetensors). */
+  static async fromPretrained(repoOrDir: string, options: Xcodec2CodecPretrainedOptions = {}): Promise<Xcodec2Codec> {
+    const dir = await snapshot(repoOrDir, { allowPatterns: ['config.json', '*.safetensors', '*.safetensors.index.json'], ...options.snapshot });
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const file = join(dir, 'config.json');
+    const config = xcodec2ConfigFromHf(JSON.parse(await readFile(file, 'utf8')), file);
+    return Xcodec2Codec.fromWeights(await Checkpoint.open(dir), config, options);
+  }
+
+  /** Seeded random encoder and decoder (seeds `seed` and `seed + 1`): for tests and tiny pipeline models; its codes mean nothing. */
+  static async random(config: Xcodec2Config, seed = 0): Promise<Xcodec2Codec> {
+    const encoder = await Xcodec2Encoder.random(config, seed);
+    try {
+      return new Xcodec2Codec(config, encoder, await Xcodec2Decoder.random(config, seed + 1));
+    } catch (e) {
+      encoder.dispose();
+      throw e;
+    }
+  }
+
+  /** 16 kHz samples -> N // 320 + 1 codes, as the reference (the last covers the padding). */
+  encode(samples: Float32Array): Promise<Int32Array> {
+    return this.encoder.encode(samples);
+  }
+
+  /** Codes -> codes.length * 320 samples at 16 kHz. */
+  decode(codes: ArrayLike<number>): Promise<Float32Array> {
+    return this.decoder.decode(codes);
+  }
+
+  /**
+   * The `AudioCodec` view (one codebook): `encode` keeps ceil(N / 320) frames, the contract of
+   * every codec here; the reference's extra frame for N a multiple of 320 covers only its
+   * padding and is dropped. `weightsId` names the weights (a repo@revision or a folder).
+   */
+  asAudioCodec(weightsId: string): AudioCodec {
+    const hop = this.hopLength;
+    return {
+      id: `xcodec2:${weightsId}`,
+      sampleRate: this.sampleRate,
+      frameSamples: hop,
+      numCodebooks: 1,
+      encode: async (samples: Float32Array): Promise<Codes> => {
+        const codes = await this.encoder.encode(samples);
+        return Array.from(codes.subarray(0, Math.ceil(samples.length / hop)), (c) => [c]);
+      },
+      decode: async (codes: Codes): Promise<Float32Array> => {
+        const flat = codes.map((frame, t) => {
+          if (!Array.isArray(frame) || frame.length !== 1) throw new Error(`XCodec2 decode: frame ${t} has ${Array.isArray(frame) ? frame.length : 'no'} codes, expected 1`);
+          return frame[0]!;
+        });
+        return this.decoder.decode(flat);
+      },
+    };
+  }
+
+  dispose(): void {
+    this.encoder.dispose();
+    this.decoder.dispose();
+  }
+}

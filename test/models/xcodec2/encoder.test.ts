@@ -1,0 +1,159 @@
+/**
+ * XCodec2 encoder against transformers' Xcodec2Model.encode on a tiny random model with the
+ * real frame layout (test/fixtures/xcodec2/xcodec2_tiny_encoder.safetensors, make_xcodec2_fixtures.py):
+ * a 3 s speech clip through the w2v-BERT front end, the semantic model and adapter, the acoustic
+ * encoder, fc_encoder and FSQ; codes identical, the decoded audio of those codes within 1e-4.
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Checkpoint } from '../../../src/weights/checkpoint';
+import {
+  Xcodec2Codec, Xcodec2Encoder, kaiserSincFilter, xcodec2ConfigFromHf, xcodec2EncoderWeightShapes,
+} from '../../../src/models/xcodec2';
+import type { Xcodec2Config, Xcodec2EncodeTrace } from '../../../src/models/xcodec2';
+import { MemoryWeights } from '../../../src/weights/checkpoint';
+
+const DIR = join(__dirname, '..', '..', 'fixtures', 'xcodec2');
+
+let config: Xcodec2Config;
+let encFixture: Checkpoint;
+let decFixture: Checkpoint;
+let codec: Xcodec2Codec;
+let trace: Xcodec2EncodeTrace;
+
+/** max |a - b| / max |b| */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    m = Math.max(m, Math.abs(b[i]!));
+  }
+  return d / m;
+}
+
+
+before(async () => {
+  await tf.setBackend('cpu');
+  config = xcodec2ConfigFromHf(JSON.parse(await readFile(join(DIR, 'xcodec2_tiny_config.json'), 'utf8')), 'xcodec2_tiny_config.json');
+  encFixture = await Checkpoint.open(join(DIR, 'xcodec2_tiny_encoder.safetensors'));
+  decFixture = await Checkpoint.open(join(DIR, 'xcodec2_tiny.safetensors'));
+  // The encoder fixture holds the encoder side; project_in (the quantizer) is in the decoder fixture.
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const src of [encFixture, decFixture]) {
+    for (const k of src.keys()) {
+      if (/^(case|quant\.|enc\.)/.test(k)) continue;
+      tensors.set(k, await src.getF32(k));
+    }
+  }
+  codec = await Xcodec2Codec.fromWeights(new MemoryWeights(tensors, 'xcodec2-tiny'), config);
+  const { data: audio } = await encFixture.getF32('enc.audio');
+  trace = await codec.encoder.trace(audio);
+});
+
+describe('XCodec2 encoder config', () => {
+  test('the tiny fixture: acoustic widths 2..64, a 1-layer w2v-BERT of width 64 (transformers\' semantic_model_config)', () => {
+    assert.equal(config.encoderHiddenSize, 2);
+    assert.equal(config.semanticModel.hiddenSize, 64);
+    assert.equal(config.semanticModel.numHiddenLayers, 1);
+    // no semantic_model_config: transformers' default wav2vec2-bert cut to 16 layers
+    assert.equal(xcodec2ConfigFromHf({}, 'c.json').semanticModel.numHiddenLayers, 16);
+    assert.throws(() => xcodec2ConfigFromHf({ semantic_model_config: { hidden_size: 64, position_embeddings_type: 'rotary' } }, 'c.json'),
+      /semantic_model_config: position_embeddings_type "rotary" is not supported/);
+  });
+
+  test('weight shapes are the fixture\'s encoder key set', () => {
+    const shapes = xcodec2EncoderWeightShapes(config);
+    const keys = encFixture.keys().filter((k) => !k.startsWith('enc.') && k !== 'semantic_encoder.masked_spec_embed');
+    assert.deepEqual([...shapes.keys()].filter((k) => !k.startsWith('quantizer.')).sort(), keys.sort());
+    for (const k of keys) assert.deepEqual(shapes.get(k), encFixture.info(k).shape, k);
+  });
+
+  test('the anti-aliasing filter: 12 symmetric taps summing to 1', () => {
+    const f = kaiserSincFilter(0.25, 0.3, 12);
+    assert.ok(Math.abs(f.reduce((a, b) => a + b, 0) - 1) < 1e-12);
+    for (let i = 0; i < 6; i++) assert.ok(Math.abs(f[i]! - f[11 - i]!) < 1e-15);
+  });
+});
+
+describe('XCodec2 encoder parity', () => {
+  test('padding and frame count: 48160 samples -> 48320 -> 151 frames', async () => {
+    assert.equal(trace.paddedLength, 48320);
+    assert.equal(trace.codes.length, 151);
+    const { data } = await encFixture.read('enc.codes');
+    assert.equal(data.length, 151);
+  });
+
+  for (const [name, key] of [['w2v-BERT features', 'enc.features'], ['semantic model', 'enc.semantic'], ['semantic adapter', 'enc.adapter'],
+    ['acoustic encoder', 'enc.acoustic'], ['fc_encoder', 'enc.fc']] as const) {
+    test(`${name} output equals transformers' within 1e-4 relative error`, async () => {
+      const t = { 'enc.features': trace.features, 'enc.semantic': trace.semantic, 'enc.adapter': trace.adapter, 'enc.acoustic': trace.acoustic, 'enc.fc': trace.fc }[key];
+      const { shape, data: expected } = await encFixture.getF32(key);
+      assert.deepEqual(t.shape, shape);
+      const err = relErr((await t.data()) as Float32Array, expected);
+      assert.ok(err < 1e-4, `${key}: relative error ${err}`);
+      console.log(`# ${key} [${shape}]: rel err ${err.toExponential(2)}`);
+    });
+  }
+
+  test('codes are identical to transformers\' encode (no FSQ bin flips)', async () => {
+    const { data } = await encFixture.read('enc.codes');
+    const expected = Array.from(data as Int32Array, Number);
+    const got = Array.from(trace.codes);
+    const flips = got.map((c, i) => (c === expected[i] ? -1 : i)).filter((i) => i >= 0);
+    // The reference's closest bounded value is 0.00186 from a rounding edge; float32 differences are ~1e-6.
+    const { data: projected } = await encFixture.getF32('enc.projected');
+    const err = relErr(trace.projected, projected);
+    console.log(`# enc.projected rel err ${err.toExponential(2)}; ${flips.length} of ${got.length} codes differ; ${new Set(expected).size} distinct codes`);
+    assert.deepEqual(flips, [], `codes differ at frames ${flips.join(', ')}`);
+    assert.ok(new Set(expected).size > 20, 'the clip reaches many codes: a wrong stage would show');
+  });
+
+  test('the encoded codes decode to transformers\' audio within 1e-4 relative error', async () => {
+    const audio = await codec.decode(trace.codes);
+    const { data: expected } = await encFixture.getF32('enc.decoded');
+    const err = relErr(audio, expected);
+    assert.ok(err < 1e-4, `relative error ${err}`);
+    console.log(`# enc.decoded [${expected.length}]: rel err ${err.toExponential(2)}`);
+  });
+});
+
+describe('XCodec2 codec', () => {
+  test('AudioCodec view: ceil(N / 320) frames of one code; decode gives frames * 320 samples; no tensor leaks', async () => {
+    const ac = codec.asAudioCodec('tiny-fixture');
+    assert.deepEqual([ac.sampleRate, ac.frameSamples, ac.numCodebooks], [16000, 320, 1]);
+    const before = tf.memory().numTensors;
+    const { data: audio } = await encFixture.getF32('enc.audio');
+    const codes = await ac.encode(audio.subarray(0, 6400)); // a multiple of 320: the reference's extra padding frame is dropped
+    assert.equal(codes.length, 20);
+    const odd = await ac.encode(audio.subarray(0, 6401));
+    assert.equal(odd.length, 21);
+    assert.deepEqual(odd.slice(0, 20).map((f) => f.length), new Array(20).fill(1));
+    const samples = await ac.decode(codes);
+    assert.equal(samples.length, 20 * 320);
+    assert.equal(tf.memory().numTensors, before);
+    await assert.rejects(ac.decode([[1, 2]]), /frame 0 has 2 codes, expected 1/);
+    await assert.rejects(codec.encode(new Float32Array(0)), /non-empty Float32Array/);
+  });
+
+  test('a checkpoint in the original package\'s layout is refused with the conversion advice', async () => {
+    const src = new MemoryWeights({ 'CodecEnc.conv_blocks.0.weight_v': { shape: [1], data: new Float32Array(1) } }, 'orig');
+    await assert.rejects(Xcodec2Codec.fromWeights(src, config), /original xcodec2 package's layout \(key CodecEnc\.conv_blocks\.0\.weight_v\).*convert_xcodec2_checkpoint_to_pytorch/);
+  });
+
+  test('random encoder + decoder run end to end and free what they own', async () => {
+    const n = tf.memory().numTensors;
+    const tiny = await Xcodec2Codec.random({ ...config, quantizationLevels: [4, 4, 4, 4, 4] }, 5);
+    assert.equal(tiny.codebookSize, 1024);
+    const codes = await tiny.encode(new Float32Array(1000).map((_, i) => 0.3 * Math.sin(i / 5)));
+    assert.equal(codes.length, 4);
+    assert.ok(Array.from(codes).every((c) => c >= 0 && c < 1024));
+    assert.equal((await tiny.decode(codes)).length, 4 * 320);
+    tiny.dispose();
+    assert.equal(tf.memory().numTensors, n);
+  });
+});
