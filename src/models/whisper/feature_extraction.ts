@@ -231,6 +231,18 @@ export function padOrTrim(samples: Float32Array, length = N_SAMPLES): Float32Arr
 }
 
 /**
+ * Mel frames of real audio in `extractFeatures(samples)`: transformers' `attention_mask.sum(-1)`
+ * of the same call (what Whisper's generate uses as `num_frames` for token timestamps).
+ * Up to 30 s the mask covers every 160th sample of the real ones, ceil(n / 160); longer
+ * audio is not padded and the mask loses its last entry with the last STFT frame when
+ * 160 does not divide n, floor(n / 160).
+ */
+export function attentionMaskFrames(numSamples: number): number {
+  if (!Number.isInteger(numSamples) || numSamples <= 0) throw new RangeError(`attentionMaskFrames: the sample count must be a positive integer, got ${numSamples}`);
+  return numSamples <= N_SAMPLES ? Math.ceil(numSamples / HOP_LENGTH) : Math.floor(numSamples / HOP_LENGTH);
+}
+
+/**
  * Features as WhisperFeatureExtractor gives them to `generate()`: audio of at most 30 s is
  * zero-padded to 30 s (3000 frames, `padding="max_length"`); longer audio is taken whole
  * (`truncation=False, padding="longest"`: `floor(n / 160)` frames), normalised over all of it.

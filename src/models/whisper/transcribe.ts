@@ -8,7 +8,7 @@
 import { decodeAudioFile } from '../../audio/ffmpeg';
 import { ProgressBar } from '../../notebook/progress';
 import { TextTokenizer } from '../../tokenizer/tokenizer';
-import { MIN_SAMPLES, SAMPLE_RATE, extractFeatures } from './feature_extraction';
+import { MIN_SAMPLES, SAMPLE_RATE, attentionMaskFrames, extractFeatures } from './feature_extraction';
 import { generate, textCompressionRatio } from './decoding';
 import type { GenerateOptions, WhisperTask } from './decoding';
 import { WHISPER_FILES, WhisperForConditionalGeneration } from './modeling';
@@ -133,8 +133,8 @@ export async function transcribe(audio: string | Float32Array, options: Transcri
     const tokenizer = options.tokenizer ?? await TextTokenizer.fromPretrained(modelId);
     const g = model.generationConfig;
     if (!g) throw new Error('the model has no generation config: load it with fromPretrained');
-    const tsBegin = g.noTimestampsTokenId + 1;
-    const textOf = (tokens: number[]) => tokenizer.decode(tokens.filter((t) => t < g.eosTokenId));
+    // No clean-up of spaces before punctuation (openai-whisper has none; transformers 5 skips it for BPE tokenizers).
+    const textOf = (tokens: number[]) => tokenizer.decode(tokens.filter((t) => t < g.eosTokenId), { cleanUpTokenizationSpaces: false });
     const mel = extractFeatures(samples, model.config.numMelBins);
     const durationS = samples.length / SAMPLE_RATE;
     const bar = new ProgressBar({ label: 'transcribing', total: Number(durationS.toFixed(1)), unit: 's', mode: options.progress });
@@ -148,7 +148,7 @@ export async function transcribe(audio: string | Float32Array, options: Transcri
       conditionOnPrevTokens: options.conditionOnPreviousText ?? true,
       compressionRatio: (tokens) => textCompressionRatio(textOf(tokens)),
       tokenTimestamps: options.wordTimestamps ?? false,
-      numFrames: Math.floor(samples.length / 160),
+      numFrames: attentionMaskFrames(samples.length),
       maxNewTokens: options.maxNewTokens,
       seed: options.seed,
       onWindow: (seek, total) => bar.update(Number(Math.min(durationS, (seek / total) * durationS).toFixed(1))),
@@ -162,8 +162,14 @@ export async function transcribe(audio: string | Float32Array, options: Transcri
       bar.finish(`failed: ${(e as Error).message}`);
       throw e;
     }
+    const language = result.languageId === null ? null
+      : (Object.entries(g.langToId).find(([, id]) => id === result.languageId)?.[0] ?? '').replace(/^<\|(.*)\|>$/, '$1') || null;
     const segments: TranscriptSegmentJson[] = [];
+    // Time of the token before each segment in transformers' concatenated output (word starts).
+    let prevTime = 0;
     for (const s of result.segments) {
+      const before = prevTime;
+      if (s.tokenTimestamps && s.tokenTimestamps.length > 0) prevTime = s.tokenTimestamps[s.tokenTimestamps.length - 1]!;
       const text = textOf(s.tokens);
       if (text.trim() === '') continue;
       const seg: TranscriptSegmentJson = {
@@ -178,11 +184,9 @@ export async function transcribe(audio: string | Float32Array, options: Transcri
         compression_ratio: s.compressionRatio,
         no_speech_prob: s.noSpeechProb,
       };
-      if (s.tokenTimestamps) seg.words = words(s.tokens, s.tokenTimestamps, s.end, tsBegin, g.eosTokenId, tokenizer);
+      if (s.tokenTimestamps) seg.words = words(s.tokens, s.tokenTimestamps, before, g.eosTokenId, tokenizer, language);
       segments.push(seg);
     }
-    const language = result.languageId === null ? null
-      : (Object.entries(g.langToId).find(([, id]) => id === result.languageId)?.[0] ?? '').replace(/^<\|(.*)\|>$/, '$1') || null;
     const out: TranscriptJson = { text: segments.map((s) => s.text).join(''), segments, language };
     if (segments.length === 0) {
       const warning = `${source}: no speech was recognised`;
@@ -199,22 +203,111 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/**
- * Words from a segment's text tokens and their times: a word starts at a token whose text
- * begins with a space; it starts at its first token's time and ends where the next word's
- * first token starts (the last word: at the segment end).
- */
-export function words(tokens: number[], times: number[], segmentEnd: number, tsBegin: number, eot: number, tokenizer: TextTokenizer): TranscriptWord[] {
-  const groups: { ids: number[]; start: number }[] = [];
+/** transformers' `_combine_tokens_into_words` defaults. */
+const PREPEND_PUNCTUATIONS = '"\'“¡¿([{-';
+const APPEND_PUNCTUATIONS = '"\'.。,，!！?？:：”)]}、';
+/** Python's `string.punctuation`: `subword.strip() in` it is a substring test (so "" and "()" count). */
+const ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+/** Languages without spaces between words, split at unicode boundaries (chinese, japanese, thai, lao, myanmar, cantonese). */
+const NO_SPACE_LANGUAGES = new Set(['zh', 'ja', 'th', 'lo', 'my', 'yue']);
+const REPLACEMENT = '\ufffd';
+
+interface WordGroup {
+  text: string;
+  /** Indices into the token list given to the grouping. */
+  indices: number[];
+}
+
+/** transformers' `_split_tokens_on_unicode`: cut where the tokens so far decode to whole code points. */
+function splitOnUnicode(tokens: number[], decode: (ids: number[]) => string): WordGroup[] {
+  // Python indexes strings by code point: compare code point arrays.
+  const full = Array.from(decode(tokens));
+  const out: WordGroup[] = [];
+  let current: number[] = [];
+  let indices: number[] = [];
+  let offset = 0;
   tokens.forEach((t, i) => {
-    if (t >= tsBegin || t >= eot) return;
-    const piece = tokenizer.decode([t]);
-    if (groups.length === 0 || /^\s/.test(piece)) groups.push({ ids: [t], start: times[i]! });
-    else groups[groups.length - 1]!.ids.push(t);
+    current.push(t);
+    indices.push(i);
+    const decoded = Array.from(decode(current));
+    const r = decoded.indexOf(REPLACEMENT);
+    if (r < 0 || offset + r >= full.length || full[offset + r] === REPLACEMENT) {
+      out.push({ text: decoded.join(''), indices });
+      current = [];
+      indices = [];
+      offset += decoded.length;
+    }
   });
-  return groups.map((w, i) => ({
-    word: tokenizer.decode(w.ids),
-    start: round(w.start),
-    end: round(Math.max(w.start, i + 1 < groups.length ? groups[i + 1]!.start : segmentEnd)),
+  return out;
+}
+
+/** transformers' `_split_tokens_on_spaces`: a word starts at a subword with a leading space, a punctuation subword, or a special token. */
+function splitOnSpaces(tokens: number[], decode: (ids: number[]) => string, eot: number): WordGroup[] {
+  const out: WordGroup[] = [];
+  for (const sub of splitOnUnicode(tokens, decode)) {
+    const special = tokens[sub.indices[0]!]! >= eot;
+    if (special || sub.text.startsWith(' ') || ASCII_PUNCTUATION.includes(sub.text.trim()) || out.length === 0) out.push({ text: sub.text, indices: [...sub.indices] });
+    else {
+      const last = out[out.length - 1]!;
+      last.text += sub.text;
+      last.indices.push(...sub.indices);
+    }
+  }
+  return out;
+}
+
+/** transformers' `_merge_punctuations`: opening punctuation joins the next word, closing punctuation the previous one. */
+function mergePunctuations(words: WordGroup[]): WordGroup[] {
+  for (let i = words.length - 2, j = words.length - 1; i >= 0; i--) {
+    const w = words[i]!;
+    if (w.text.startsWith(' ') && PREPEND_PUNCTUATIONS.includes(w.text.trim())) {
+      words[j] = { text: w.text + words[j]!.text, indices: [...w.indices, ...words[j]!.indices] };
+      words[i] = { text: '', indices: [] };
+    } else j = i;
+  }
+  for (let i = 0, j = 1; j < words.length; j++) {
+    const w = words[j]!;
+    if (!words[i]!.text.endsWith(' ') && APPEND_PUNCTUATIONS.includes(w.text)) {
+      words[i] = { text: words[i]!.text + w.text, indices: [...words[i]!.indices, ...w.indices] };
+      words[j] = { text: '', indices: [] };
+    } else i = j;
+  }
+  return words.filter((w) => w.text !== '' && w.indices.length > 0);
+}
+
+/**
+ * Words of one segment with their times, as transformers' ASR pipeline makes them with
+ * `return_timestamps="word"` (`_decode_asr` -> `_collate_word_timestamps`):
+ * - the text tokens (below <|endoftext|>; timestamps and special tokens are left out) are
+ *   grouped into words at subwords with a leading space or ASCII punctuation (at whole code
+ *   points for `NO_SPACE_LANGUAGES`), then opening punctuation joins the next word and
+ *   closing punctuation the previous one;
+ * - the token at position i spans `times[i - 1]` .. `times[i]` (transformers 5 gives position
+ *   i the alignment time of the step that fed it, so its start is the previous position's
+ *   time); `prevTime` is the time of the token before the segment (0 for the first);
+ * - a word runs from its first token's start to its last token's end, rounded to 0.01 s.
+ * `tokens` and `times` (seconds, absolute) are the segment's; `language` is a code (`en`).
+ * The pipeline takes the language from a language token in the output, else the tokenizer's
+ * (English); here it is the transcript's language.
+ */
+export function words(tokens: number[], times: number[], prevTime: number, eot: number, tokenizer: TextTokenizer, language?: string | null): TranscriptWord[] {
+  if (times.length !== tokens.length) throw new Error(`words: ${tokens.length} tokens but ${times.length} token times`);
+  const text: number[] = [];
+  const at: number[] = [];
+  tokens.forEach((t, i) => {
+    if (t < eot) {
+      text.push(t);
+      at.push(i);
+    }
+  });
+  if (text.length === 0) return [];
+  const decode = (ids: number[]) => tokenizer.decode(ids, { cleanUpTokenizationSpaces: false });
+  const groups = language != null && NO_SPACE_LANGUAGES.has(language) ? splitOnUnicode(text, decode) : splitOnSpaces(text, decode, eot);
+  const round2 = (x: number) => Math.round(x * 100) / 100;
+  const startOf = (i: number) => round2(i === 0 ? prevTime : times[i - 1]!);
+  return mergePunctuations(groups).map((w) => ({
+    word: w.text,
+    start: startOf(at[w.indices[0]!]!),
+    end: round2(times[at[w.indices[w.indices.length - 1]!]!]!),
   }));
 }

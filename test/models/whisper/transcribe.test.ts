@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { TextTokenizer } from '../../../src/tokenizer/tokenizer';
-import { WhisperForConditionalGeneration, transcribe } from '../../../src/models/whisper';
+import { WhisperForConditionalGeneration, transcribe, words } from '../../../src/models/whisper';
 import type { TranscribeOptions } from '../../../src/models/whisper';
 import { FIXTURE_DIR, loadExpected, readWavF32 } from './helpers';
 
@@ -60,6 +60,30 @@ describe('whisper transcribe', () => {
       assert.equal(s.words.map((w) => w.word).join(''), s.text);
       for (const w of s.words) assert.ok(w.start <= w.end, `word ${JSON.stringify(w)}`);
     }
+  });
+
+  test('word times: the pipeline words of transformers\' tokens and token times (short_token_timestamps run)', async () => {
+    // words() itself is checked against transformers' pipeline in words.test.ts; here the
+    // words transcribe() makes from its own decoding must equal those of transformers' output.
+    const e = loadExpected();
+    const want: { word: string; start: number; end: number }[][] = [];
+    let prevTime = 0;
+    for (const s of e.runs.short_token_timestamps!.segments![0]!) {
+      const w = words(s.tokens, s.token_timestamps!, prevTime, e.ids.eot, tokenizer, 'en');
+      prevTime = s.token_timestamps![s.token_timestamps!.length - 1]!;
+      if (w.length > 0) want.push(w);
+    }
+    const out = await transcribe(readWavF32('short.wav'), { ...opts, wordTimestamps: true });
+    const got = out.segments.map((s) => s.words!);
+    assert.deepEqual(got.map((ws) => ws.map((w) => w.word)), want.map((ws) => ws.map((w) => w.word)));
+    assert.ok(want.flat().length > 0, 'transformers\' run has no words');
+    let worst = 0;
+    got.flat().forEach((w, i) => {
+      const v = want.flat()[i]!;
+      worst = Math.max(worst, Math.abs(w.start - v.start), Math.abs(w.end - v.end));
+    });
+    assert.ok(worst <= 0.02 + 1e-6, `worst word time difference ${worst} s`);
+    console.log(`short: ${got.flat().length} words, worst time difference ${worst.toExponential(2)} s`);
   });
 
   test('audio shorter than 0.1 s is a clear error', async () => {
