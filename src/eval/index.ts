@@ -1,4 +1,4 @@
-/** Evaluation (06): the listening comparison, its grid, spectrograms and waveforms of clips. */
+/** Evaluation (06, 07): the listening comparison, its grid, spectrograms and waveforms of clips, verifiers, search with verifiers, the evaluation report. */
 export {
   DEFAULT_METRICS, DEFAULT_SYSTEMS, buildListeningComparison, generateComparison, metricMeans, runFolder,
   type ComparisonPrompt, type ComparisonSystem, type GenerateComparisonOptions,
@@ -12,3 +12,10 @@ export { alignTokens, wordErrorRate, corpusWordErrorRate, charErrorRate, corpusC
   type AlignmentOp, type ErrorCounts, type UtteranceWer, type CorpusWer, type WerOptions } from './wer';
 export { asrVerifier, speakerVerifier, type AsrVerifierOptions, type SpeakerVerifierOptions, type AsrRecord,
   type SpeakerRecord, type ModelVerifier } from './verifiers';
+export {
+  bestOfN, beamSearch, plainSample, searchSpeech, searchScore, describeSearch, validateSearchConfig,
+  embeddingSpeakerVerifier, meanEmbedding, longTermSpectrum, spectralSpeakerVerifier,
+  type SearchModel, type SearchVerifiers, type ScoreWeights, type ClipMeasures, type SearchCompute, type SearchCandidate,
+  type BeamRound, type SearchResult, type SearchStrategy, type BestOfNOptions, type BeamSearchOptions, type SearchConfig,
+  type EmbeddingSpeakerVerifierOptions,
+} from './search';
