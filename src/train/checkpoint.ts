@@ -5,11 +5,15 @@
  *   trainer_state.json         step, data position, RNG seed, elapsed time, config
  * A checkpoint is written into a hidden temp folder, every file fsynced, then renamed into
  * place in one step, so a kill at any moment leaves either no `checkpoint-<step>` or a
- * whole one; leftover temp folders are removed on the next start.
+ * whole one; leftover temp folders are removed on the next start. Replacing a folder that
+ * exists (the final `adapter/`) sets the old one aside as `.tmp-old-<tag>-<name>` first;
+ * a kill between the two renames is undone on the next start (the old one is put back).
+ * A failed write (a full disk) throws a FileWriteError naming the folder; nothing changes.
  */
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { asWriteError } from '../audio/files';
 import { Checkpoint } from '../weights/checkpoint';
 import { writeSafetensors } from '../weights/safetensors';
 import type { TrainConfig } from './config';
@@ -73,23 +77,34 @@ async function fsyncTree(dir: string): Promise<void> {
 export async function writeDirAtomic(dir: string, parent: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmp = join(parent, `${TEMP_PREFIX}${tag}`);
-  await mkdir(tmp, { recursive: true });
+  const failed = (e: unknown) => asWriteError(e, dir, `${basename(dir)} was left as it was before`);
   try {
+    await mkdir(tmp, { recursive: true });
     await fill(tmp);
     await fsyncTree(tmp);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
-    throw e;
+    throw failed(e);
   }
-  const old = join(parent, `${TEMP_PREFIX}old-${tag}`);
+  // The name says which folder it belongs to, so removeStaleTemp can put it back.
+  const old = join(parent, `${TEMP_PREFIX}old-${tag}-${basename(dir)}`);
   let moved = false;
   try {
     await rename(dir, old);
     moved = true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      await rm(tmp, { recursive: true, force: true });
+      throw failed(e);
+    }
   }
-  await rename(tmp, dir);
+  try {
+    await rename(tmp, dir);
+  } catch (e) {
+    if (moved) await rename(old, dir).catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+    throw failed(e);
+  }
   await fsyncPath(parent);
   if (moved) await rm(old, { recursive: true, force: true });
 }
@@ -135,11 +150,26 @@ export async function listCheckpoints(outputDir: string): Promise<{ step: number
   return out.sort((a, b) => a.step - b.step);
 }
 
-/** Removes temp folders a killed run left behind (never a `checkpoint-N`). */
+const OLD_RE = /^\.tmp-old-\d+-[0-9a-f]+-(.+)$/;
+
+/**
+ * Cleans up after a killed run: a folder set aside by `writeDirAtomic` whose replacement
+ * never arrived is renamed back (`.tmp-old-<tag>-adapter` -> `adapter`); every other temp
+ * folder is removed (never a `checkpoint-N`). Returns the names removed or restored.
+ */
 export async function removeStaleTemp(outputDir: string): Promise<string[]> {
   const removed: string[] = [];
-  for (const n of await readdir(outputDir).catch(() => [] as string[])) {
-    if (n.startsWith(TEMP_PREFIX)) {
+  const names = await readdir(outputDir).catch(() => [] as string[]);
+  for (const n of names) {
+    const m = OLD_RE.exec(n);
+    if (m && !names.includes(m[1]!)) {
+      await rename(join(outputDir, n), join(outputDir, m[1]!));
+      names.push(m[1]!);
+      removed.push(n);
+    }
+  }
+  for (const n of names) {
+    if (n.startsWith(TEMP_PREFIX) && !removed.includes(n)) {
       await rm(join(outputDir, n), { recursive: true, force: true });
       removed.push(n);
     }
