@@ -13,9 +13,14 @@ export { alignTokens, wordErrorRate, corpusWordErrorRate, charErrorRate, corpusC
 export { asrVerifier, speakerVerifier, type AsrVerifierOptions, type SpeakerVerifierOptions, type AsrRecord,
   type SpeakerRecord, type ModelVerifier } from './verifiers';
 export {
-  bestOfN, beamSearch, plainSample, searchSpeech, searchScore, describeSearch, validateSearchConfig,
+  bestOfN, beamSearch, plainSample, searchSpeech, searchScore, describeSearch, validateSearchConfig, EmptyGenerationError,
   embeddingSpeakerVerifier, meanEmbedding, longTermSpectrum, spectralSpeakerVerifier,
   type SearchModel, type SearchVerifiers, type ScoreWeights, type ClipMeasures, type SearchCompute, type SearchCandidate,
   type BeamRound, type SearchResult, type SearchStrategy, type BestOfNOptions, type BeamSearchOptions, type SearchConfig,
   type EmbeddingSpeakerVerifierOptions,
 } from './search';
+export {
+  evaluateSystems, baseAndFinetunedSystems, reportMarkdown, reportTableRows, showEvaluationReport,
+  type EvalItem, type ReportSystem, type RoleVerifiers, type EvaluationOptions, type ReportRow, type ComputeTotals,
+  type SystemSummary, type EvaluationReport, type WrittenReport, type AdapterSwitchableModel,
+} from './report';

@@ -143,6 +143,8 @@ export interface SearchResult {
   candidates: SearchCandidate[];
   /** Beam search only: the rounds, for a trace of what was kept. */
   rounds?: BeamRound[];
+  /** The metric names the verifiers returned (e.g. "WER", "speaker similarity"), for the roles that ran. */
+  metricNames: { asr?: string; speaker?: string };
   compute: SearchCompute;
 }
 
@@ -164,7 +166,11 @@ export interface BeamSearchOptions {
   beams: number;
   /** Continuations each kept, unfinished beam gets per round, each with its own seed (default 2). */
   expand?: number;
-  /** K: frames generated between two scorings (>= 1). */
+  /**
+   * K: frames generated between two scorings (>= 1). The first scoring sees K frames of
+   * audio, which must be enough for the speaker verifier: WavLM's x-vector needs about
+   * 0.35 s (5 Mimi frames at 12.5 Hz); shorter audio is the verifier's error.
+   */
   chunkFrames: number;
   /** Frames a sequence may have at most (>= 1); a beam reaching it is finished. */
   maxFrames: number;
@@ -226,6 +232,7 @@ class Meter {
     candidates: 0, generationCalls: 0, framesGenerated: 0, framesDecoded: 0, verifierCalls: { asr: 0, speaker: 0 },
     wallSeconds: 0, generateSeconds: 0, decodeSeconds: 0, verifySeconds: 0, audioSeconds: 0, realTimeFactor: 0,
   };
+  readonly metricNames: { asr?: string; speaker?: string } = {};
   private readonly start = performance.now();
 
   constructor(private readonly model: SearchModel, private readonly text: string, private readonly verifiers: SearchVerifiers) {}
@@ -269,7 +276,8 @@ class Meter {
     const m: Metric = await verifier(audio, this.text, this.verifiers.reference);
     this.compute.verifySeconds += (performance.now() - t) / 1000;
     this.compute.verifierCalls[role] += 1;
-    if (!m || !Number.isFinite(m.value)) throw new Error(`search: the ${role} verifier returned ${JSON.stringify(m)} for "${this.text}"; expected {name, value: finite number}`);
+    if (!m || typeof m.name !== 'string' || !Number.isFinite(m.value)) throw new Error(`search: the ${role} verifier returned ${JSON.stringify(m)} for "${this.text}"; expected {name, value: finite number}`);
+    this.metricNames[role] ??= m.name;
     return m.value;
   }
 
@@ -302,8 +310,16 @@ function argmin(scores: readonly number[]): number {
   return best;
 }
 
+/** Thrown when a search has no non-empty sequence to return (the model ended every candidate at once). */
+export class EmptyGenerationError extends Error {
+  constructor(readonly text: string, readonly seeds: number[]) {
+    super(`search: every candidate for "${text}" ended at once with 0 frames (seeds ${seeds.join(', ')}); try other seeds, a cloning context, or more candidates`);
+    this.name = 'EmptyGenerationError';
+  }
+}
+
 function noFramesError(text: string, seeds: number[]): Error {
-  return new Error(`search: every candidate for "${text}" ended at once with 0 frames (seeds ${seeds.join(', ')}); try other seeds, a cloning context, or more candidates`);
+  return new EmptyGenerationError(text, seeds);
 }
 
 // -- plain sampling and best-of-N ---------------------------------------------------------
@@ -338,7 +354,10 @@ export async function bestOfN(model: SearchModel, request: TtsGenerateRequest, o
   const best = argmin(candidates.map((c) => c.score));
   const chosen = candidates[best]!;
   if (!chosen.audio) throw noFramesError(request.text, candidates.map((c) => c.seed));
-  return { strategy: 'best-of-n', codes: chosen.codes, audio: chosen.audio, measures: chosen.measures, score: chosen.score, best, candidates, compute: meter.finish(chosen.audio) };
+  return {
+    strategy: 'best-of-n', codes: chosen.codes, audio: chosen.audio, measures: chosen.measures, score: chosen.score, best, candidates,
+    metricNames: meter.metricNames, compute: meter.finish(chosen.audio),
+  };
 }
 
 /**
@@ -356,7 +375,10 @@ export async function plainSample(model: SearchModel, request: TtsGenerateReques
   const candidate: SearchCandidate = {
     index: 0, seed: request.seed, seeds: [request.seed], codes: out.codes, audio, stopped: out.stopped, measures, score: searchScore(measures, weights),
   };
-  return { strategy: 'plain', codes: out.codes, audio, measures, score: candidate.score, best: 0, candidates: [candidate], compute: meter.finish(audio) };
+  return {
+    strategy: 'plain', codes: out.codes, audio, measures, score: candidate.score, best: 0, candidates: [candidate],
+    metricNames: meter.metricNames, compute: meter.finish(audio),
+  };
 }
 
 // -- beam search --------------------------------------------------------------------------
@@ -453,7 +475,7 @@ export async function beamSearch(model: SearchModel, request: TtsGenerateRequest
   if (!chosen.audio) throw noFramesError(request.text, candidates.flatMap((c) => c.seeds));
   return {
     strategy: 'beam', codes: chosen.codes, audio: chosen.audio, measures: chosen.measures, score: chosen.score, best, candidates, rounds,
-    compute: meter.finish(chosen.audio),
+    metricNames: meter.metricNames, compute: meter.finish(chosen.audio),
   };
 }
 
