@@ -12,9 +12,9 @@ export { LlasaTts, contextToClip, flattenSingleCodebook } from './tts';
 export type { LlasaTtsOptions } from './tts';
 export {
   TINY_LLASA_CHAT_TEMPLATE, TINY_LLASA_SPEECH_TOKENS, TINY_LLASA_VOCAB_SIZE, TINY_RANDOM_LLASA, TINY_RANDOM_LLASA_WARNING,
-  tinyLlasaConfig, tinyLlasaTokenizer, tinyRandomLlasa, tinyRandomLlasaLm,
+  TINY_XCODEC2_CONFIG, tinyLlasaConfig, tinyLlasaTokenizer, tinyRandomLlasa, tinyRandomLlasaLm, tinyRandomLlasaTts, tinyRandomXcodec2,
 } from './tiny';
 export { speakLlasa } from './speech';
 export type { LlasaAudio } from './speech';
-export { loadLlasa } from './load';
-export type { LoadLlasaOptions, LoadedLlasa } from './load';
+export { loadLlasa, loadLlasaCheckpoint } from './load';
+export type { LoadLlasaCheckpointOptions, LoadLlasaOptions, LoadedLlasa } from './load';

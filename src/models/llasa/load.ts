@@ -4,15 +4,20 @@
  * give the token layout. Checked at the boundary: the vocabulary must hold every Llasa token,
  * and a checkpoint whose tokenizer says 65536 speech tokens must have them at 128264.
  */
-import { HubError, snapshot } from '../../hub';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { HubError, isLocalDir, snapshot } from '../../hub';
 import type { SnapshotOptions } from '../../hub';
 import { TOKENIZER_FILES, TextTokenizer } from '../../tokenizer';
 import { Checkpoint } from '../../weights/checkpoint';
 import { loadLlamaConfig } from '../llama/config';
 import { LlamaForCausalLM } from '../llama/modeling';
+import { Xcodec2Codec } from '../xcodec2/codec';
+import { xcodec2ConfigFromHf } from '../xcodec2/config';
 import { LLASA_PRESET } from './generation';
 import { LlasaProcessor } from './processor';
 import { LLASA_SPEECH_TOKEN_START, LLASA_VOCAB_SIZE, XCODEC2_CODEBOOK_SIZE } from './tokens';
+import { LlasaTts } from './tts';
 
 export interface LoadLlasaOptions {
   snapshot?: SnapshotOptions;
@@ -48,4 +53,53 @@ export async function loadLlasa(repoOrDir: string = LLASA_PRESET.repoId, options
   }
   const model = await LlamaForCausalLM.fromWeights(config, await Checkpoint.open(dir));
   return { model, processor, dir };
+}
+
+export interface LoadLlasaCheckpointOptions extends LoadLlasaOptions {
+  /**
+   * The XCodec2 codec: a repo id or folder in transformers' `Xcodec2Model` layout. Default: the
+   * TTSLAB_XCODEC2_DIR environment variable, else `LLASA_PRESET.codecRepoId`
+   * (HKUSTAudio/xcodec2, which ships the original package's layout: it is refused with the
+   * conversion advice, see src/models/xcodec2/codec.ts).
+   */
+  codec?: string;
+  /** Snapshot options for the codec (default: `snapshot`'s). */
+  codecSnapshot?: SnapshotOptions;
+  /** Shown as the model's name (default `repoOrDir`). */
+  name?: string;
+}
+
+/**
+ * A Llasa checkpoint (HKUSTAudio/Llasa-1B, -3B, -8B or a fine-tune) with its XCodec2 codec, as
+ * the `LlasaTts` notebooks 04-06 use (`NotebookTtsModel`). The LlasaTts owns the codec.
+ */
+export async function loadLlasaCheckpoint(repoOrDir: string = LLASA_PRESET.repoId, options: LoadLlasaCheckpointOptions = {}): Promise<LlasaTts> {
+  const codecRepo = options.codec ?? process.env.TTSLAB_XCODEC2_DIR ?? LLASA_PRESET.codecRepoId;
+  let codecDir: string;
+  try {
+    codecDir = await snapshot(codecRepo, { allowPatterns: ['config.json', '*.safetensors', '*.safetensors.index.json'], ...(options.codecSnapshot ?? options.snapshot) });
+  } catch (e) {
+    throw new Error(`cannot get the XCodec2 codec ${codecRepo}: ${(e as Error).message}${e instanceof HubError ? '' : ' (is the repo id right?)'}`);
+  }
+  const configFile = join(codecDir, 'config.json');
+  const codecConfig = xcodec2ConfigFromHf(JSON.parse(await readFile(configFile, 'utf8')), configFile);
+  const codec = await Xcodec2Codec.fromWeights(await Checkpoint.open(codecDir), codecConfig);
+  let loaded: LoadedLlasa;
+  try {
+    loaded = await loadLlasa(repoOrDir, options);
+  } catch (e) {
+    codec.dispose();
+    throw e;
+  }
+  const { model, processor } = loaded;
+  if (processor.layout.numSpeechTokens !== codec.codebookSize) {
+    model.dispose();
+    codec.dispose();
+    throw new Error(`${repoOrDir}: the tokenizer has ${processor.layout.numSpeechTokens} speech tokens, the XCodec2 codec ${codecRepo} ${codec.codebookSize} codes`);
+  }
+  // A Hub snapshot folder is named by its commit, which pins the weights for the codes cache.
+  const codecId = (await isLocalDir(codecRepo)) ? codecDir : `${codecRepo}@${basename(codecDir)}`;
+  return new LlasaTts(model, processor, codec.asAudioCodec(codecId), {
+    name: options.name ?? repoOrDir, baseModelNameOrPath: repoOrDir, codecModel: codec, codebookSize: codec.codebookSize,
+  });
 }

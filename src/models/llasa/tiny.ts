@@ -9,8 +9,10 @@
  *   `<|s_N|>` - the same order as the real vocabulary, shorter.
  * - Speech: a REDUCED codebook of 1024 codes (`TINY_LLASA_SPEECH_TOKENS`), not XCodec2's
  *   65536: a 193800-row embedding would dominate the tiny model (12 M parameters at width 64)
- *   and its logits. Its codec must have 1024 codes (XCodec2's FSQ cannot; a tiny codec
- *   for it is still to be written with the XCodec2 port).
+ *   and its logits. Its codec (`tinyRandomXcodec2`) is a random XCodec2 with FSQ levels
+ *   [4, 4, 4, 4, 4] = 1024 codes and the real frame layout (16 kHz, 320 samples per code):
+ *   encoder (1-layer w2v-BERT of width 64 + acoustic encoder of widths 2..64) and decoder
+ *   (width 64, 1 transformer layer), see `TINY_XCODEC2_CONFIG`.
  * - Llama: 2 layers, hidden 64, 4 heads / 2 KV heads (head_dim 16), FFN 128, tied
  *   embeddings (as Llasa-1B), rope theta 500000, 2048 positions (LLASA_MAX_LENGTH).
  * - Chat template: Llama-3.2's, shortened to the part Llasa uses (system header with
@@ -27,14 +29,39 @@ import { LlasaProcessor } from './processor';
 import { LLASA_MARKERS, markerToken, speechTokenText } from './tokens';
 import { LlasaTts } from './tts';
 import { bytesToUnicode } from '../../tokenizer/bytes';
+import { W2VBERT_DEFAULT_CONFIG } from '../w2vbert/config';
+import { XCODEC2_DEFAULT_CONFIG, xcodec2CodebookSize } from '../xcodec2/config';
+import type { Xcodec2Config } from '../xcodec2/config';
+import { Xcodec2Codec } from '../xcodec2/codec';
 
 /** The name notebooks use for this model. */
 export const TINY_RANDOM_LLASA = 'tiny-random-llasa';
 /** Speech codes of the tiny model (see the file comment). */
 export const TINY_LLASA_SPEECH_TOKENS = 1024;
 
-export const TINY_RANDOM_LLASA_WARNING = `${TINY_RANDOM_LLASA} has RANDOM weights and a ${TINY_LLASA_SPEECH_TOKENS}-code speech vocabulary: `
-  + 'a pipeline check only; its codes are meaningless. Pick HKUSTAudio/Llasa-1B for real speech.';
+export const TINY_RANDOM_LLASA_WARNING = `${TINY_RANDOM_LLASA} has RANDOM weights: a pipeline check only `
+  + `(a ${TINY_LLASA_SPEECH_TOKENS}-code speech vocabulary and a random XCodec2: its codes and audio are meaningless). Pick HKUSTAudio/Llasa-1B for real speech.`;
+
+/**
+ * The tiny model's codec: XCodec2's real frame layout (16 kHz, strides [2, 2, 4, 4, 5] = 320
+ * samples per code, n_fft 1280) with FSQ levels [4, 4, 4, 4, 4] (1024 codes), widths 64,
+ * acoustic encoder channels 2..64, 1 decoder transformer layer, a 1-layer w2v-BERT of width 64.
+ */
+export const TINY_XCODEC2_CONFIG: Readonly<Xcodec2Config> = Object.freeze({
+  ...XCODEC2_DEFAULT_CONFIG,
+  hiddenSize: 64,
+  intermediateSize: 128,
+  numHiddenLayers: 1,
+  numAttentionHeads: 4,
+  numKeyValueHeads: 4,
+  headDim: 16,
+  semanticHiddenSize: 64,
+  quantizationDim: 128,
+  quantizationLevels: [4, 4, 4, 4, 4],
+  encoderHiddenSize: 2,
+  semanticModel: Object.freeze({ ...W2VBERT_DEFAULT_CONFIG, hiddenSize: 64, numHiddenLayers: 1, numAttentionHeads: 4, intermediateSize: 128 }),
+});
+
 
 const BYTE_TOKENS = 256;
 const SPECIALS = ['<|begin_of_text|>', '<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'] as const;
@@ -108,5 +135,27 @@ export function tinyRandomLlasa(codec: AudioCodec, seed = 0): LlasaTts {
   const processor = new LlasaProcessor(tinyLlasaTokenizer());
   return new LlasaTts(tinyRandomLlasaLm(seed), processor, codec, {
     name: TINY_RANDOM_LLASA, baseModelNameOrPath: null, warning: TINY_RANDOM_LLASA_WARNING, onInvalidSpeech: 'skip',
+  });
+}
+
+/** The tiny model's random XCodec2 (encoder and decoder, `TINY_XCODEC2_CONFIG`), seeded. */
+export function tinyRandomXcodec2(seed = 0): Promise<Xcodec2Codec> {
+  return Xcodec2Codec.random(TINY_XCODEC2_CONFIG, seed);
+}
+
+/**
+ * `tiny-random-llasa` for notebooks 04-06: the tiny random Llasa with its tiny random XCodec2
+ * as the codec (both seeded by `seed`), everything built in code. The LlasaTts owns the codec.
+ */
+export async function tinyRandomLlasaTts(seed = 0): Promise<LlasaTts> {
+  const codec = await tinyRandomXcodec2(seed);
+  if (codec.codebookSize !== TINY_LLASA_SPEECH_TOKENS) {
+    codec.dispose();
+    throw new Error(`tiny XCodec2 has ${codec.codebookSize} codes, the tiny Llasa ${TINY_LLASA_SPEECH_TOKENS} speech tokens`);
+  }
+  const processor = new LlasaProcessor(tinyLlasaTokenizer());
+  return new LlasaTts(tinyRandomLlasaLm(seed), processor, codec.asAudioCodec(`${TINY_RANDOM_LLASA}-seed${seed}`), {
+    name: TINY_RANDOM_LLASA, baseModelNameOrPath: null, warning: TINY_RANDOM_LLASA_WARNING, onInvalidSpeech: 'skip',
+    codecModel: codec, codebookSize: xcodec2CodebookSize(TINY_XCODEC2_CONFIG),
   });
 }

@@ -16,8 +16,8 @@ import { LlamaLoraTrainable } from '../../train/llama';
 import type { TokenBatch } from '../../train/llama';
 import type { TokenExample } from '../../train/types';
 import type { LlamaForCausalLM } from '../llama/modeling';
-import type { AudioCodec, CodedClip, Codes, ContextTurn, TtsGenerateRequest, TtsModel } from '../types';
-import { LLASA_LORA_TRAIN, generateLlasaSpeech } from './generation';
+import type { AudioCodec, CodedClip, Codes, ContextTurn, TtsGenerateRequest, TtsModel, TtsSampling } from '../types';
+import { LLASA_LORA_TRAIN, LLASA_PRESET, generateLlasaSpeech } from './generation';
 import type { LlasaProcessor, LlasaPromptClip } from './processor';
 import type { TokenIssue } from './tokens';
 
@@ -30,6 +30,8 @@ export interface LlasaTtsOptions {
   warning?: string;
   /** The codec's model, disposed with this one (omit when the caller owns it). */
   codecModel?: { dispose(): void };
+  /** Codes of the codec's one codebook (65536 for XCodec2, 1024 for the tiny model): histograms span it. */
+  codebookSize?: number;
   /**
    * A generated token that is not speech: 'throw' (default; the error names its position and
    * value) or 'skip' (drop it and report it in `generateWithStatus`, as the model card's
@@ -62,6 +64,10 @@ export function contextToClip(context: readonly ContextTurn[]): LlasaPromptClip 
 
 export class LlasaTts implements TtsModel<TokenExample, TokenBatch> {
   readonly family = 'llasa';
+  /** Llasa's sampling (temperature 0.9, top_p 0.95; `LLASA_PRESET.sampling`): what generation should use. */
+  readonly defaultSampling: TtsSampling = LLASA_PRESET.sampling;
+  /** The reference LoRA recipe (r 8, alpha 32, q,v, dropout 0.1, lr 5e-4): what `trainable()` uses where the config says nothing. */
+  readonly trainDefaults: Readonly<Partial<TrainConfig>> = LLASA_LORA_TRAIN;
   private lora: LlamaLoraTrainable | null = null;
   private loaded: { adapter: LoraAdapter; dir: string } | null = null;
 
@@ -81,6 +87,11 @@ export class LlasaTts implements TtsModel<TokenExample, TokenBatch> {
 
   get name(): string {
     return this.options.name;
+  }
+
+  /** Codes per codebook of the codec, when known (histograms then show unused codes too). */
+  get codebookSize(): number | undefined {
+    return this.options.codebookSize;
   }
 
   /** The tiny random model's warning, or null for a real model. */
@@ -106,7 +117,7 @@ export class LlasaTts implements TtsModel<TokenExample, TokenBatch> {
   trainable(config: Partial<TrainConfig> = {}): LlamaLoraTrainable {
     if (this.loaded) throw new Error(`an adapter loaded from ${this.loaded.dir} is attached; unloadAdapter() before training a new one`);
     if (!this.lora) {
-      this.lora = LlamaLoraTrainable.create(this.model, validateTrainConfig({ ...LLASA_LORA_TRAIN, ...config }), this.options.baseModelNameOrPath ?? null);
+      this.lora = LlamaLoraTrainable.create(this.model, validateTrainConfig({ ...this.trainDefaults, ...config }), this.options.baseModelNameOrPath ?? null);
     }
     return this.lora;
   }

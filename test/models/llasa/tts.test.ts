@@ -14,8 +14,13 @@ import type { AudioCodec, Codes } from '../../../src/models/types';
 import {
   LLASA_PRESET, LlasaProcessor, TINY_LLASA_SPEECH_TOKENS, TINY_LLASA_VOCAB_SIZE, speakLlasa, tinyLlasaTokenizer, tinyRandomLlasa,
 } from '../../../src/models/llasa';
-import { XCODEC2_DEFAULT_CONFIG, Xcodec2Decoder } from '../../../src/models/xcodec2';
+import { Xcodec2Decoder } from '../../../src/models/xcodec2';
 import type { LlasaTts } from '../../../src/models/llasa';
+import { TINY_RANDOM_LLASA, TINY_XCODEC2_CONFIG, tinyRandomLlasaTts } from '../../../src/models/llasa';
+import type { NotebookTtsModel } from '../../../src/models/registry';
+import { train } from '../../../src/train/trainer';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 
 /**
  * A test codec with one codebook of 1024 codes at Llasa's frame layout (16 kHz, 320 samples):
@@ -131,8 +136,7 @@ describe('tiny random Llasa', () => {
 
 describe('speakLlasa', () => {
   test('tiny Llasa + a random 1024-code XCodec2 decoder: codes decode to frames * 320 samples at 16 kHz', async () => {
-    const decoder = await Xcodec2Decoder.random({ ...XCODEC2_DEFAULT_CONFIG, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 1,
-      numAttentionHeads: 4, numKeyValueHeads: 4, headDim: 16, semanticHiddenSize: 64, quantizationDim: 128, quantizationLevels: [4, 4, 4, 4, 4] }, 1);
+    const decoder = await Xcodec2Decoder.random(TINY_XCODEC2_CONFIG, 1);
     const before = tf.memory().numTensors;
     const out = await speakLlasa(tts.model, tts.processor, decoder, 'Hello.', { ...LLASA_PRESET.sampling, seed: 3, maxNewTokens: 20, onInvalid: 'skip' });
     assert.ok(out.codes.length > 0);
@@ -144,5 +148,61 @@ describe('speakLlasa', () => {
     await assert.rejects(speakLlasa(tts.model, tts.processor, wrong, 'Hello.', { seed: 3 }), /decoder has 256 codes, the tokenizer 1024 speech tokens/);
     wrong.dispose();
     decoder.dispose();
+  });
+});
+
+describe('tinyRandomLlasaTts (tiny Llasa + tiny random XCodec2, encoder and decoder)', () => {
+  test('the NotebookTtsModel contract: name, warning, codec layout, 1024 codes, Llasa presets', async () => {
+    const t = await tinyRandomLlasaTts(0);
+    try {
+      const m: NotebookTtsModel = t; // type-checks against the registry's interface
+      assert.equal(m.family, 'llasa');
+      assert.equal(m.name, TINY_RANDOM_LLASA);
+      assert.match(m.warning!, /tiny-random-llasa has RANDOM weights: a pipeline check only/);
+      assert.equal(m.codebookSize, 1024);
+      assert.equal(m.adapterDir, null);
+      assert.deepEqual([m.codec.sampleRate, m.codec.frameSamples, m.codec.numCodebooks], [16000, 320, 1]);
+      assert.equal(m.codec.id, 'xcodec2:tiny-random-llasa-seed0');
+      assert.deepEqual({ ...m.defaultSampling }, { doSample: true, temperature: 0.9, topP: 0.95 });
+      assert.deepEqual(m.trainDefaults, LLASA_PRESET.train);
+      assert.equal(TINY_XCODEC2_CONFIG.quantizationLevels.length, 5);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  test('encode a clip -> training examples -> LoRA training lowers the loss -> generate -> decode; no tensor leaks', async () => {
+    const t = await tinyRandomLlasaTts(1);
+    const out = await mkdtemp(join(tmpdir(), 'llasa-tiny-train-'));
+    try {
+      const before = tf.memory().numTensors;
+      // 0.5 s of a chirp: 25 frames of 320 samples.
+      const clip = Float32Array.from({ length: 8000 }, (_, i) => 0.4 * Math.sin(i * (0.02 + i * 2e-6)));
+      const codes = await t.codec.encode(clip);
+      assert.equal(codes.length, 25);
+      assert.ok(codes.every((f) => f.length === 1 && Number.isInteger(f[0]) && f[0]! >= 0 && f[0]! < 1024));
+      assert.ok(new Set(codes.map(([c]) => c)).size > 1, 'a changing clip gives more than one code');
+      const decoded = await t.codec.decode(codes);
+      assert.equal(decoded.length, 25 * 320);
+      const examples = t.buildTrainingExamples([
+        { codes, text: 'A rising tone.', source: 0 }, { codes: codes.slice(0, 12), text: 'Half of it.', source: 0 },
+      ]);
+      const result = await train(t.trainable(), examples, {
+        maxSteps: 6, batchSize: 2, gradientAccumulationSteps: 1, learningRate: 1e-2, warmupSteps: 0, schedule: 'constant',
+        evalSplit: 0, saveSteps: 0, outputDir: out, optimizer: 'adamw',
+      }, { log: () => {} });
+      const losses = result.history.map((h) => h.loss);
+      assert.equal(losses.length, 6);
+      assert.ok(losses[5]! < losses[0]! - 0.1, `loss ${losses[0]} -> ${losses[5]}`);
+      assert.equal(t.trainable().adapter.config.r, 8, 'the Llasa recipe under the config');
+      const gen = await t.generateWithStatus({ text: 'A rising tone.', speaker: 0, sampling: t.defaultSampling, seed: 2, maxNewFrames: 8, context: [{ codes, text: 'A rising tone.', speaker: 0 }] });
+      assert.ok(gen.codes.length + gen.invalid.length <= 9);
+      if (gen.codes.length > 0) assert.equal((await t.codec.decode(gen.codes)).length, gen.codes.length * 320);
+      t.unloadAdapter();
+      assert.equal(tf.memory().numTensors, before, 'encode, train, generate and decode free what they make');
+    } finally {
+      t.dispose();
+      await rm(out, { recursive: true, force: true });
+    }
   });
 });
