@@ -105,6 +105,7 @@ export class Xcodec2Codec {
         return Array.from(codes.subarray(0, Math.ceil(samples.length / hop)), (c) => [c]);
       },
       decode: async (codes: Codes): Promise<Float32Array> => {
+        if (codes.length === 0) return new Float32Array(0); // nothing generated: no audio
         const flat = codes.map((frame, t) => {
           if (!Array.isArray(frame) || frame.length !== 1) throw new Error(`XCodec2 decode: frame ${t} has ${Array.isArray(frame) ? frame.length : 'no'} codes, expected 1`);
           return frame[0]!;
