@@ -20,7 +20,7 @@ export {
   type EmbeddingSpeakerVerifierOptions,
 } from './search';
 export {
-  evaluateSystems, baseAndFinetunedSystems, reportMarkdown, reportTableRows, showEvaluationReport,
+  evaluateSystems, baseAndFinetunedSystems, reportMarkdown, reportTableRows, showEvaluationReport, showSearchResult, computeRow,
   type EvalItem, type ReportSystem, type RoleVerifiers, type EvaluationOptions, type ReportRow, type ComputeTotals,
   type SystemSummary, type EvaluationReport, type WrittenReport, type AdapterSwitchableModel,
 } from './report';

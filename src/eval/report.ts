@@ -18,6 +18,7 @@ import { join, relative } from 'node:path';
 import { writeFileAtomic } from '../audio/files';
 import { encodeWav } from '../audio/wav';
 import type { ContextTurn, TtsSampling } from '../models/types';
+import { audioBundle } from '../notebook/audio';
 import { display, escapeHtml } from '../notebook/display';
 import { ProgressBar, type ProgressOptions } from '../notebook/progress';
 import { tableBundle, type Row } from '../notebook/table';
@@ -305,19 +306,20 @@ export async function evaluateSystems(items: readonly EvalItem[], systems: reado
 export type AdapterSwitchableModel = SearchModel & { loadAdapter(dir: string): Promise<void>; unloadAdapter(): void };
 
 /**
- * The report's six systems: base, fine-tuned (the adapter in `adapterDir`) and fine-tuned +
- * context, each with plain sampling and with `search`. The fine-tuned systems attach the
- * adapter before their items and remove it after, so `tts` is left as found (without an
- * adapter). `adapterDir` null: only the two base systems.
+ * The report's systems: base, fine-tuned (the adapter in `adapterDir`) and fine-tuned +
+ * context, each with plain sampling and, unless `search` is null, with `search` too (six
+ * systems; three without search). The fine-tuned systems attach the adapter before their
+ * items and remove it after, so `tts` is left as found (without an adapter).
+ * `adapterDir` null: only the base systems.
  */
-export function baseAndFinetunedSystems(tts: AdapterSwitchableModel, adapterDir: string | null, search: SearchConfig): ReportSystem[] {
-  validateSearchConfig(search);
+export function baseAndFinetunedSystems(tts: AdapterSwitchableModel, adapterDir: string | null, search: SearchConfig | null): ReportSystem[] {
+  if (search) validateSearchConfig(search);
   const base = async () => tts.unloadAdapter();
   const tuned = async () => tts.loadAdapter(adapterDir!);
   const untune = () => tts.unloadAdapter();
   const both = (id: string, label: string, withContext: boolean, before: () => Promise<void>, after?: () => void): ReportSystem[] => [
     { id, label, model: tts, withContext, search: { strategy: 'plain' }, before, after },
-    { id: `${id}+search`, label: `${label} + search`, model: tts, withContext, search, before, after },
+    ...(search ? [{ id: `${id}+search`, label: `${label} + search`, model: tts, withContext, search, before, after }] : []),
   ];
   return [
     ...both('base', 'base zero-shot', false, base),
@@ -399,4 +401,36 @@ export function showEvaluationReport(report: WrittenReport): void {
   }
   display(tableBundle(reportTableRows(report), { caption: `Evaluation: ${report.items} held-out text${report.items === 1 ? '' : 's'}, ${report.systems.length} systems`, digits: 3 }));
   display({ 'text/plain': `report: ${report.markdownPath}\n        ${report.jsonPath}` });
+}
+
+/** A search's compute as one table row. */
+export function computeRow(c: SearchCompute): Row {
+  return {
+    candidates: c.candidates, 'generation calls': c.generationCalls, 'frames generated': c.framesGenerated, 'frames decoded': c.framesDecoded,
+    'ASR calls': c.verifierCalls.asr, 'speaker calls': c.verifierCalls.speaker, 'wall s': c.wallSeconds, 'generate s': c.generateSeconds,
+    'decode s': c.decodeSeconds, 'verify s': c.verifySeconds, 'audio s': c.audioSeconds, RTF: c.realTimeFactor,
+  };
+}
+
+/**
+ * Shows one search in a notebook: its candidates (best-of-N, plain) or rounds (beam search)
+ * with their measures and which was chosen, the compute it spent, and the chosen audio.
+ */
+export function showSearchResult(result: SearchResult, options: { title?: string } = {}): void {
+  const title = options.title ?? result.strategy;
+  const wer = result.metricNames.asr ?? 'WER';
+  const sim = result.metricNames.speaker ?? 'similarity';
+  if (result.rounds) {
+    display(tableBundle(result.rounds.map((r) => ({
+      round: r.round, frames: r.frames, sequences: r.pool.length,
+      kept: r.pool.filter((p) => p.kept).map((p) => `#${p.id} ${p.similarity.toFixed(3)}${p.finished ? ' (done)' : ''}`).join(', '),
+      dropped: r.pool.filter((p) => !p.kept).map((p) => `#${p.id} ${p.similarity.toFixed(3)}`).join(', '),
+    })), { caption: `${title}: rounds (${sim} of each partial sequence; kept = the best B)` }));
+  }
+  display(tableBundle(result.candidates.map((c, i) => ({
+    chosen: i === result.best ? '✓' : '', sequence: result.rounds ? `#${c.index}` : c.index, seeds: c.seeds.join(' '), frames: c.codes.length,
+    ended: c.stopped === null ? '' : c.stopped ? 'yes' : 'budget', [wer]: c.measures.wer, [sim]: c.measures.similarity, score: c.score,
+  })), { caption: `${title}: ${result.rounds ? 'final beams' : 'candidates'} (score: weighted WER minus similarity, lower is better)`, digits: 3 }));
+  display(tableBundle([computeRow(result.compute)], { caption: `${title}: compute spent`, digits: 3 }));
+  display(audioBundle(result.audio, undefined, { title: `${title}: the chosen output (${result.codes.length} frames)` }));
 }

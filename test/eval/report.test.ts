@@ -71,6 +71,8 @@ describe('evaluateSystems', () => {
     const spectral = spectralSpeakerVerifier();
     const systems = baseAndFinetunedSystems(switchable, adapterDir, { strategy: 'best-of-n', n: 3 });
     assert.deepEqual(systems.map((s) => s.id), ['base', 'base+search', 'finetuned', 'finetuned+search', 'finetuned+context', 'finetuned+context+search']);
+    assert.deepEqual(baseAndFinetunedSystems(switchable, adapterDir, null).map((s) => `${s.id}: ${s.search.strategy}`), ['base: plain', 'finetuned: plain', 'finetuned+context: plain']);
+    assert.deepEqual(baseAndFinetunedSystems(switchable, null, { strategy: 'plain' }).map((s) => s.id), ['base', 'base+search']);
     const report = await evaluateSystems(items, systems, { ...OPTIONS, searchVerifiers: { speaker: spectral }, model: 'tiny-random-csm', warning: 'random', runDir: tmp, name: 'six' });
     // base, base+search: detach; each fine-tuned system: attach, then detach after its items.
     assert.deepEqual(hooks, ['unload', 'unload', 'load', 'unload', 'load', 'unload', 'load', 'unload', 'load', 'unload']);
