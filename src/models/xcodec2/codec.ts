@@ -4,10 +4,13 @@
  * playback (16 kHz, 320 samples per frame, one codebook).
  *
  * Checkpoints: transformers' `Xcodec2Model` layout (config.json with model_type "xcodec2" +
- * model.safetensors with `semantic_encoder.*`, `acoustic_encoder.*`, `acoustic_decoder.*`, ...).
+ * model.safetensors with `semantic_encoder.*`, `acoustic_encoder.*`, `acoustic_decoder.*`, ...),
+ * as transformers 5.17 names them. transformers' main branch renames the decoder
+ * (`decoder.prior_resnet_block1` for `acoustic_decoder.prior_net.0`, `decoder.final_layer_norm`
+ * for `acoustic_decoder.norm`, ...): such a checkpoint is read through `xcodec2LayoutAliases`.
  * HKUSTAudio/xcodec2 itself ships the original package's layout (`CodecEnc.*`, `generator.*`,
  * `semantic_model.*`, weight-normalised convs): convert it once with transformers'
- * `models/xcodec2/convert_xcodec2_checkpoint_to_pytorch.py` and point `fromPretrained` at the
+ * `models/xcodec2/convert_xcodec2_checkpoint.py` and point `fromPretrained` at the
  * result; an original-layout folder is refused with that advice.
  */
 import type { WeightSource } from '../../weights/types';
@@ -29,6 +32,48 @@ export interface Xcodec2CodecPretrainedOptions extends Xcodec2CodecLoadOptions {
   snapshot?: SnapshotOptions;
 }
 
+/** transformers main-branch decoder names -> 5.17's, in order (first match wins). */
+const MAIN_TO_517: [RegExp, string][] = [
+  [/^decoder\.prior_resnet_block1\./, 'acoustic_decoder.prior_net.0.'],
+  [/^decoder\.prior_resnet_block2\./, 'acoustic_decoder.prior_net.1.'],
+  [/^decoder\.post_resnet_block1\./, 'acoustic_decoder.post_net.0.'],
+  [/^decoder\.post_resnet_block2\./, 'acoustic_decoder.post_net.1.'],
+  [/^decoder\.final_layer_norm\./, 'acoustic_decoder.norm.'],
+  [/^decoder\./, 'acoustic_decoder.'],
+];
+
+/**
+ * `source` with transformers main-branch decoder names (`decoder.*`) read under the 5.17 names
+ * this port uses (`acoustic_decoder.*`); a source already in the 5.17 layout is returned as is.
+ * Keys are mapped after `prefix`.
+ */
+export function xcodec2LayoutAliases(source: WeightSource, prefix = ''): WeightSource {
+  const keys = source.keys();
+  if (!keys.some((k) => k.startsWith(`${prefix}decoder.`)) || keys.some((k) => k.startsWith(`${prefix}acoustic_decoder.`))) return source;
+  const toOriginal = new Map<string, string>();
+  for (const k of keys) {
+    let name = k;
+    if (k.startsWith(prefix)) {
+      const rest = k.slice(prefix.length);
+      const rule = MAIN_TO_517.find(([re]) => re.test(rest));
+      if (rule) name = prefix + rest.replace(rule[0], rule[1]);
+    }
+    if (toOriginal.has(name)) throw new Error(`XCodec2 checkpoint: keys ${toOriginal.get(name)} and ${k} both map to ${name}`);
+    toOriginal.set(name, k);
+  }
+  const orig = (name: string): string => {
+    const k = toOriginal.get(name);
+    if (k === undefined) throw new Error(`XCodec2 checkpoint has no tensor ${name}`);
+    return k;
+  };
+  return {
+    keys: () => [...toOriginal.keys()].sort(),
+    has: (name) => toOriginal.has(name),
+    info: (name) => ({ ...source.info(orig(name)), name }),
+    getF32: (name) => source.getF32(orig(name)),
+  };
+}
+
 /** Encoder + decoder of one XCodec2 checkpoint. Owns both (`dispose()`). */
 export class Xcodec2Codec {
   readonly sampleRate: number;
@@ -41,12 +86,13 @@ export class Xcodec2Codec {
     this.codebookSize = xcodec2CodebookSize(config);
   }
 
-  static async fromWeights(source: WeightSource, config: Xcodec2Config, options: Xcodec2CodecLoadOptions = {}): Promise<Xcodec2Codec> {
+  static async fromWeights(checkpoint: WeightSource, config: Xcodec2Config, options: Xcodec2CodecLoadOptions = {}): Promise<Xcodec2Codec> {
     const c = validateXcodec2Config(config);
+    const source = xcodec2LayoutAliases(checkpoint, options.prefix ?? '');
     const original = source.keys().find((k) => /^(CodecEnc|generator|SemanticEncoder_module|semantic_model|fc_prior|fc_post_a)\./.test(k.slice((options.prefix ?? '').length)));
     if (original) {
       throw new Error(`XCodec2 checkpoint is in the original xcodec2 package's layout (key ${original}); convert it to transformers' layout with `
-        + "transformers' models/xcodec2/convert_xcodec2_checkpoint_to_pytorch.py and load the converted folder");
+        + "transformers' models/xcodec2/convert_xcodec2_checkpoint.py and load the converted folder");
     }
     const encoder = await Xcodec2Encoder.fromWeights(source, c, options);
     try {

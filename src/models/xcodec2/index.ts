@@ -7,5 +7,5 @@ export { Xcodec2Decoder, fsqCodebookRows, fsqIndices, xcodec2DecoderWeightShapes
 export type { Xcodec2LoadOptions, Xcodec2PretrainedOptions } from './modeling';
 export { Xcodec2Encoder, kaiserSincFilter, xcodec2EncoderWeightShapes } from './encoder';
 export type { Xcodec2EncodeTrace, Xcodec2EncoderLoadOptions } from './encoder';
-export { Xcodec2Codec } from './codec';
+export { Xcodec2Codec, xcodec2LayoutAliases } from './codec';
 export type { Xcodec2CodecLoadOptions, Xcodec2CodecPretrainedOptions } from './codec';

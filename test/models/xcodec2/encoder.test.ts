@@ -142,7 +142,28 @@ describe('XCodec2 codec', () => {
 
   test('a checkpoint in the original package\'s layout is refused with the conversion advice', async () => {
     const src = new MemoryWeights({ 'CodecEnc.conv_blocks.0.weight_v': { shape: [1], data: new Float32Array(1) } }, 'orig');
-    await assert.rejects(Xcodec2Codec.fromWeights(src, config), /original xcodec2 package's layout \(key CodecEnc\.conv_blocks\.0\.weight_v\).*convert_xcodec2_checkpoint_to_pytorch/);
+    await assert.rejects(Xcodec2Codec.fromWeights(src, config), /original xcodec2 package's layout \(key CodecEnc\.conv_blocks\.0\.weight_v\).*convert_xcodec2_checkpoint/);
+  });
+
+  test('transformers main-branch decoder names (decoder.prior_resnet_block1, final_layer_norm, ...) load to the same codec', async () => {
+    const renamed = new Map<string, { shape: number[]; data: Float32Array }>();
+    const back: [RegExp, string][] = [
+      [/^acoustic_decoder\.prior_net\.(\d)\./, 'decoder.prior_resnet_block$1.'], [/^acoustic_decoder\.post_net\.(\d)\./, 'decoder.post_resnet_block$1.'],
+      [/^acoustic_decoder\.norm\./, 'decoder.final_layer_norm.'], [/^acoustic_decoder\./, 'decoder.'],
+    ];
+    for (const k of decFixture.keys()) {
+      if (/^(case|quant\.)/.test(k)) continue;
+      const rule = back.find(([re]) => re.test(k));
+      // main's ModuleList blocks count from 1: prior_net.0 -> prior_resnet_block1
+      const name = rule ? k.replace(rule[0], (...m) => rule[1].replace('$1', String(Number(m[1] ?? 0) + 1))) : k;
+      renamed.set(name, await decFixture.getF32(k));
+    }
+    for (const k of encFixture.keys()) if (!k.startsWith('enc.')) renamed.set(k, await encFixture.getF32(k));
+    assert.ok(renamed.has('decoder.prior_resnet_block2.conv1.weight') && renamed.has('decoder.final_layer_norm.bias') && renamed.has('decoder.layers.0.mlp.fc1.weight'));
+    const main = await Xcodec2Codec.fromWeights(new MemoryWeights(renamed, 'main-layout'), config);
+    const codes = Array.from(trace.codes.subarray(0, 10));
+    assert.deepEqual(Array.from(await main.decode(codes)), Array.from(await codec.decode(codes)));
+    main.dispose();
   });
 
   test('random encoder + decoder run end to end and free what they own', async () => {
