@@ -282,8 +282,10 @@ function pythonSliceStop(n: number, length: number): number {
  * Token timestamps from alignment-head cross-attention `[heads][rows][frames]` (rows = every
  * decoder position fed in the window, prompt included), as transformers 5's
  * `_extract_token_timestamps(num_frames, num_input_ids)`:
- * - crop the frames to `numFrames // 2` (encoder frames; Python slice semantics, so a
- *   negative `numFrames` left over after `seek` passed the real audio crops from the end);
+ * - crop the frames to `numFrames // 2` (encoder frames) with Python slice semantics: a
+ *   negative `numFrames` (`seek` past the real audio, which short-form decoding can do as it
+ *   runs to the end of the padded 30 s) crops from the end, and transformers crops twice, so
+ *   such a window is left with fewer columns or none (then every time is -0.02 s);
  * - drop the first `numInputIds` rows (the prompt: they do not take part in the DTW);
  * - per head, normalise each frame over the rows ((w - mean) / std, biased), median-filter
  *   along the frames, average the heads; DTW on the negated matrix;
@@ -301,7 +303,9 @@ export function extractTokenTimestamps(weights: Float32Array[][], medianWidth: n
   // Only the prompt was fed (one token generated): no DTW, every time is 0 (as transformers).
   if (heads === 0 || rows <= 0) return out;
   const width = weights[0]![0]!.length;
-  const cols = numFrames === undefined ? width : pythonSliceStop(numFrames, width);
+  // transformers crops twice (all heads, then each batch item's matrix): the same for
+  // numFrames >= 0; a negative one crops twice from the end.
+  const cols = numFrames === undefined ? width : pythonSliceStop(numFrames, pythonSliceStop(numFrames, width));
   const mats: Float64Array[][] = weights.map((head) => {
     const m = head.slice(numInputIds).map((r) => Float64Array.from(r.subarray(0, cols)));
     // (w - mean) / std over the rows (torch.std unbiased=False), per frame.
