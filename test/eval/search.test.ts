@@ -280,24 +280,23 @@ describe('sequences that end on their own', () => {
     await assert.rejects(bestOfN(model, request({ seed: 4 }), { n: 1, verifiers: { speaker: spectral, reference: target } }), /every candidate for "Please call Stella." ended at once with 0 frames \(seeds 4\)/);
   });
 
-  test('beam search: finished beams stay in the pool unextended; the search ends when all kept beams are finished', async () => {
+  test('beam search: finished beams stay in the pool unextended; a continuation that adds nothing keeps its parent\'s score', async () => {
     const model = countingModel();
-    // Seeds from 5: 5 -> 1 frame (ends), 6 -> 2 (ends), then 7 -> 3 ...; K = 3 so seed % 4 = 3 continues.
-    const r = await beamSearch(model, request({ seed: 5 }), { beams: 2, expand: 2, chunkFrames: 3, maxFrames: 9, verifiers: { speaker: spectral, reference: target } });
-    for (const round of r.rounds!) assert.equal(round.pool.filter((p) => p.kept).length, Math.min(2, round.pool.length));
-    assert.ok(r.rounds!.at(-1)!.pool.filter((p) => p.kept).every((p) => p.finished));
-    // Each kept, finished beam of one round reappears (same id) in the next round's pool.
-    for (let i = 1; i < r.rounds!.length; i++) {
-      const carried = r.rounds![i - 1]!.pool.filter((p) => p.kept && p.finished).map((p) => p.id);
-      const ids = new Set(r.rounds![i]!.pool.map((p) => p.id));
-      assert.ok(carried.every((id) => ids.has(id)), `round ${i + 1}`);
-    }
-    assert.equal(r.compute.generationCalls, model.calls);
-    assert.equal(r.compute.candidates, model.calls);
-    // Only continuations that added frames were decoded and verified.
-    const all = r.rounds!.flatMap((x) => x.pool);
-    assert.ok(r.compute.verifierCalls.speaker <= model.calls);
-    assert.ok(all.every((p) => p.frames <= 9));
+    // Round 1 from the empty beam: seed 6 -> 2 frames, ended (finished); seed 7 -> 3 frames = K (goes on).
+    // Round 2: the finished beam is carried over; the other gets seed 8 -> 0 frames (ends at once: its
+    // parent's codes, audio and score, no verifier call) and seed 9 -> 1 frame (4 in all, ended).
+    const r = await beamSearch(model, request({ seed: 6 }), { beams: 2, expand: 2, chunkFrames: 3, maxFrames: 9, verifiers: { speaker: spectral, reference: target } });
+    assert.equal(r.rounds!.length, 2);
+    const [r1, r2] = r.rounds!;
+    assert.deepEqual(r1!.pool.map((p) => [p.id, p.frames, p.finished]), [[1, 2, true], [2, 3, false]]);
+    assert.deepEqual(r2!.pool.map((p) => [p.id, p.parent, p.frames, p.finished]), [[1, 0, 2, true], [3, 2, 3, true], [4, 2, 4, true]]);
+    assert.equal(r2!.pool[0]!.similarity, r1!.pool[0]!.similarity, 'carried over, not re-scored');
+    assert.equal(r2!.pool[1]!.similarity, r1!.pool[1]!.similarity, 'no new frames: the parent\'s score');
+    assert.equal(r2!.pool.filter((p) => p.kept).length, 2);
+    assert.deepEqual([model.calls, r.compute.generationCalls, r.compute.framesGenerated, r.compute.verifierCalls.speaker], [4, 4, 6, 3]);
+    assert.deepEqual(r.candidates.map((c) => c.stopped), [true, true]);
+    const best = r2!.pool.filter((p) => p.kept).sort((a, b) => b.similarity - a.similarity)[0]!;
+    assert.equal(r.candidates[0]!.index, best.id);
   });
 });
 
