@@ -57,10 +57,10 @@ export async function loadLlasa(repoOrDir: string = LLASA_PRESET.repoId, options
 
 export interface LoadLlasaCheckpointOptions extends LoadLlasaOptions {
   /**
-   * The XCodec2 codec: a repo id or folder in transformers' `Xcodec2Model` layout. Default: the
-   * TTSLAB_XCODEC2_DIR environment variable, else `LLASA_PRESET.codecRepoId`
-   * (HKUSTAudio/xcodec2, which ships the original package's layout: it is refused with the
-   * conversion advice, see src/models/xcodec2/codec.ts).
+   * The XCodec2 codec: a repo id or folder with config.json + safetensors, in transformers'
+   * `Xcodec2Model` layout or the original package's (HKUSTAudio/xcodec2, read through
+   * `xcodec2FromOriginal`, see src/models/xcodec2/original.ts). Default: the TTSLAB_XCODEC2_DIR
+   * environment variable, else `LLASA_PRESET.codecRepoId` (HKUSTAudio/xcodec2).
    */
   codec?: string;
   /** Snapshot options for the codec (default: `snapshot`'s). */

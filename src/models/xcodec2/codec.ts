@@ -9,9 +9,10 @@
  * (`decoder.prior_resnet_block1` for `acoustic_decoder.prior_net.0`, `decoder.final_layer_norm`
  * for `acoustic_decoder.norm`, ...): such a checkpoint is read through `xcodec2LayoutAliases`.
  * HKUSTAudio/xcodec2 itself ships the original package's layout (`CodecEnc.*`, `generator.*`,
- * `semantic_model.*`, weight-normalised convs): convert it once with transformers'
- * `models/xcodec2/convert_xcodec2_checkpoint.py` and point `fromPretrained` at the
- * result; an original-layout folder is refused with that advice.
+ * `semantic_model.*`, weight-normalised convs): it is read through `xcodec2FromOriginal`
+ * (original.ts: renamed, weight norm folded, c_attn split) with no conversion step. That
+ * path is checked on a layout rebuilt from the tiny fixture, not on the real file; should it
+ * fail there, transformers' `models/xcodec2/convert_xcodec2_checkpoint.py` converts the file once.
  */
 import type { WeightSource } from '../../weights/types';
 import { Checkpoint } from '../../weights/checkpoint';
@@ -22,6 +23,7 @@ import { validateXcodec2Config, xcodec2CodebookSize, xcodec2ConfigFromHf, xcodec
 import type { Xcodec2Config } from './config';
 import { Xcodec2Encoder } from './encoder';
 import { Xcodec2Decoder } from './modeling';
+import { isOriginalXcodec2Layout, xcodec2FromOriginal } from './original';
 
 export interface Xcodec2CodecLoadOptions {
   /** Prefix of every key. Default none. */
@@ -88,15 +90,14 @@ export class Xcodec2Codec {
 
   static async fromWeights(checkpoint: WeightSource, config: Xcodec2Config, options: Xcodec2CodecLoadOptions = {}): Promise<Xcodec2Codec> {
     const c = validateXcodec2Config(config);
-    const source = xcodec2LayoutAliases(checkpoint, options.prefix ?? '');
-    const original = source.keys().find((k) => /^(CodecEnc|generator|SemanticEncoder_module|semantic_model|fc_prior|fc_post_a)\./.test(k.slice((options.prefix ?? '').length)));
-    if (original) {
-      throw new Error(`XCodec2 checkpoint is in the original xcodec2 package's layout (key ${original}); convert it to transformers' layout with `
-        + "transformers' models/xcodec2/convert_xcodec2_checkpoint.py and load the converted folder");
-    }
-    const encoder = await Xcodec2Encoder.fromWeights(source, c, options);
+    const prefix = options.prefix ?? '';
+    // The original package's layout is renamed to transformers 5.17's (no prefix left after that).
+    const original = isOriginalXcodec2Layout(checkpoint, prefix);
+    const source = original ? xcodec2FromOriginal(checkpoint, prefix, c.semanticModel.numHiddenLayers) : xcodec2LayoutAliases(checkpoint, prefix);
+    const opts = { ...options, prefix: original ? '' : prefix };
+    const encoder = await Xcodec2Encoder.fromWeights(source, c, opts);
     try {
-      return new Xcodec2Codec(c, encoder, await Xcodec2Decoder.fromWeights(source, c, options));
+      return new Xcodec2Codec(c, encoder, await Xcodec2Decoder.fromWeights(source, c, opts));
     } catch (e) {
       encoder.dispose();
       throw e;

@@ -9,3 +9,4 @@ export { Xcodec2Encoder, kaiserSincFilter, xcodec2EncoderWeightShapes } from './
 export type { Xcodec2EncodeTrace, Xcodec2EncoderLoadOptions } from './encoder';
 export { Xcodec2Codec, xcodec2LayoutAliases } from './codec';
 export type { Xcodec2CodecLoadOptions, Xcodec2CodecPretrainedOptions } from './codec';
+export { XCODEC2_ORIGINAL_ROOTS, isOriginalXcodec2Layout, xcodec2FromOriginal } from './original';

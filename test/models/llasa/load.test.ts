@@ -125,7 +125,7 @@ describe('loadLlasaCheckpoint', () => {
     }
   });
 
-  test('a codec whose codebook is not the tokenizer\'s speech vocabulary, or in the original layout, is refused by name', async () => {
+  test('a codec whose codebook is not the tokenizer\'s speech vocabulary, or with original-layout keys it cannot place, is refused by name', async () => {
     const saved = tiny(1595);
     const dir = await folder(saved);
     const big = await codecFolder({ ...TINY_XCODEC2_CONFIG, quantizationLevels: [4, 4, 4, 4, 4, 4] });
@@ -133,7 +133,7 @@ describe('loadLlasaCheckpoint', () => {
     try {
       const n = tf.memory().numTensors;
       await assert.rejects(loadLlasaCheckpoint(dir, { codec: big }), /the tokenizer has 1024 speech tokens, the XCodec2 codec .* 4096 codes/);
-      await assert.rejects(loadLlasaCheckpoint(dir, { codec: original }), /original xcodec2 package's layout .*convert/);
+      await assert.rejects(loadLlasaCheckpoint(dir, { codec: original }), /XCodec2 original checkpoint has keys this port cannot place: CodecEnc\./);
       await assert.rejects(loadLlasaCheckpoint(dir, { codec: join(dir, 'missing') }), /cannot get the XCodec2 codec/);
       assert.equal(tf.memory().numTensors, n, 'failed loads free what they read');
     } finally {

@@ -140,9 +140,75 @@ describe('XCodec2 codec', () => {
     await assert.rejects(codec.encode(new Float32Array(0)), /non-empty Float32Array/);
   });
 
-  test('a checkpoint in the original package\'s layout is refused with the conversion advice', async () => {
-    const src = new MemoryWeights({ 'CodecEnc.conv_blocks.0.weight_v': { shape: [1], data: new Float32Array(1) } }, 'orig');
-    await assert.rejects(Xcodec2Codec.fromWeights(src, config), /original xcodec2 package's layout \(key CodecEnc\.conv_blocks\.0\.weight_v\).*convert_xcodec2_checkpoint/);
+  test('the original package\'s layout (HKUSTAudio/xcodec2: CodecEnc, generator, weight norm, fused c_attn) loads to the same codec', async () => {
+    const orig = new Map<string, { shape: number[]; data: Float32Array }>();
+    const put = (k: string, t: { shape: number[]; data: Float32Array }) => { assert.ok(!orig.has(k), k); orig.set(k, t); };
+    // weight norm, decomposed: v = 1.7 w, g = |w| per output channel (so g v / |v| = w)
+    const weightNorm = (base: string, t: { shape: number[]; data: Float32Array }, parametrized: boolean) => {
+      const out = t.shape[0]!;
+      const per = t.data.length / out;
+      const g = new Float32Array(out);
+      for (let o = 0; o < out; o++) g[o] = Math.hypot(...t.data.subarray(o * per, (o + 1) * per));
+      const v = t.data.map((x) => 1.7 * x);
+      put(parametrized ? `${base}.parametrizations.weight.original0` : `${base}.weight_g`, { shape: [out, 1, 1], data: g });
+      put(parametrized ? `${base}.parametrizations.weight.original1` : `${base}.weight_v`, { shape: t.shape, data: v });
+    };
+    const qkv = new Map<string, Float32Array[]>();
+    const unit = ['snake1', 'conv1', 'snake2', 'conv2'];
+    for (const src of [encFixture, decFixture]) {
+      for (const k of src.keys()) {
+        if (/^(case|quant\.|enc\.)/.test(k)) continue;
+        const t = await src.getF32(k);
+        let m: RegExpExecArray | null;
+        if (k.startsWith('semantic_encoder.')) put(`semantic_model.${k.slice(17)}`, t);
+        else if ((m = /^semantic_adapter\.conv(\d)\.(.+)$/.exec(k))) put(`SemanticEncoder_module.${['initial_conv', 'residual_blocks.1', 'residual_blocks.3', 'final_conv'][Number(m[1]) - 1]}.${m[2]}`, t);
+        else if ((m = /^acoustic_encoder\.(conv1|conv2|snake1)\.(.+)$/.exec(k))) {
+          const base = m[1] === 'conv1' ? 'CodecEnc.conv_blocks.0' : m[1] === 'conv2' ? 'CodecEnc.conv_final_block.1' : 'CodecEnc.conv_final_block.0';
+          if (m[2] === 'weight') weightNorm(base, t, m[1] === 'conv2'); else put(`${base}.${m[2]}`, t);
+        } else if ((m = /^acoustic_encoder\.block\.(\d)\.(?:res_unit(\d)\.(\w+)|(snake1|conv1))\.(.+)$/.exec(k))) {
+          const b = `CodecEnc.conv_blocks.${Number(m[1]) + 1}.block`;
+          const base = m[2] ? `${b}.${Number(m[2]) - 1}.block.${unit.indexOf(m[3]!)}` : `${b}.${m[4] === 'snake1' ? 3 : 4}`;
+          if (m[5] === 'weight') weightNorm(base, t, false); else put(`${base}.${m[5]}`, t);
+        } else if (k.startsWith('fc_encoder.')) put(`fc_prior.${k.slice(11)}`, t);
+        else if (k.startsWith('acoustic_decoder.fc.')) put(`fc_post_a.${k.slice(20)}`, t);
+        else if (k.startsWith('quantizer.')) put(`generator.${k}`, t);
+        else if ((m = /^acoustic_decoder\.(embed|prior_net\.\d|post_net\.\d)\.(.+)$/.exec(k))) put(`generator.backbone.${m[1]}.${m[2]}`, t);
+        else if (k.startsWith('acoustic_decoder.norm.')) put(`generator.backbone.final_layer_norm.${k.slice(22)}`, t);
+        else if (k.startsWith('acoustic_decoder.head.linear.')) put(`generator.head.out.${k.slice(29)}`, t);
+        else if ((m = /^acoustic_decoder\.layers\.(\d)\.(.+)$/.exec(k))) {
+          const p = `generator.backbone.transformers.${m[1]}`;
+          const q = /^self_attn\.([qkv])_proj\.weight$/.exec(m[2]!);
+          if (q) { const l = qkv.get(p) ?? []; l['qkv'.indexOf(q[1]!)] = t.data; qkv.set(p, l); continue; }
+          const to: Record<string, string> = { 'input_layernorm.weight': 'att_norm.weight', 'post_attention_layernorm.weight': 'ffn_norm.weight', 'self_attn.o_proj.weight': 'att.c_proj.weight', 'mlp.fc1.weight': 'mlp.fc1.weight', 'mlp.fc2.weight': 'mlp.fc2.weight' };
+          put(`${p}.${to[m[2]!]}`, t);
+        } else assert.fail(`unmapped fixture key ${k}`);
+      }
+    }
+    const H = config.hiddenSize;
+    for (const [p, [q, k, v]] of qkv) put(`${p}.att.c_attn.weight`, { shape: [3 * H, H], data: Float32Array.from([...q!, ...k!, ...v!]) });
+    // buffers the original saves, and w2v-BERT layers XCodec2 does not read (the original keeps 24)
+    put('CodecEnc.conv_blocks.1.block.0.block.0.upsample.filter', { shape: [1, 1, 12], data: new Float32Array(12) });
+    put('CodecEnc.conv_blocks.1.block.0.block.0.downsample.lowpass.filter', { shape: [1, 1, 12], data: new Float32Array(12) });
+    put('generator.head.istft.window', { shape: [1280], data: new Float32Array(1280) });
+    put('generator.quantizer.layers.0._levels', { shape: [8], data: new Float32Array(8) });
+    put('semantic_model.encoder.layers.7.ffn1.intermediate_dense.weight', { shape: [1], data: new Float32Array(1) });
+
+    const n = tf.memory().numTensors;
+    const fromOriginal = await Xcodec2Codec.fromWeights(new MemoryWeights(orig, 'original-layout'), config);
+    const { data: audio } = await encFixture.getF32('enc.audio');
+    const clip = audio.subarray(0, 9600);
+    assert.deepEqual(Array.from(await fromOriginal.encode(clip)), Array.from(await codec.encode(clip)));
+    const codes = Array.from(trace.codes.subarray(0, 10));
+    const err = relErr(await fromOriginal.decode(codes), await codec.decode(codes));
+    assert.ok(err < 1e-5, `decode rel err ${err}`);
+    fromOriginal.dispose();
+    assert.equal(tf.memory().numTensors, n);
+    orig.set('generator.backbone.mystery.weight', { shape: [1], data: new Float32Array(1) });
+    await assert.rejects(Xcodec2Codec.fromWeights(new MemoryWeights(orig, 'original-layout'), config), /keys this port cannot place: generator\.backbone\.mystery\.weight/);
+    orig.delete('generator.backbone.mystery.weight');
+    orig.delete('CodecEnc.conv_blocks.0.weight_g');
+    await assert.rejects(Xcodec2Codec.fromWeights(new MemoryWeights(orig, 'original-layout'), config), /CodecEnc\.conv_blocks\.0\.weight_v has no matching CodecEnc\.conv_blocks\.0\.weight_g/);
+    assert.equal(tf.memory().numTensors, n, 'failed loads free what they read');
   });
 
   test('transformers main-branch decoder names (decoder.prior_resnet_block1, final_layer_norm, ...) load to the same codec', async () => {
