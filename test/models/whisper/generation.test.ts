@@ -103,11 +103,19 @@ describe('whisper generate parity', () => {
   // only (`_set_num_frames`), so the short run's `num_frames` kwarg went unused (no crop); the
   // long run passed the mask: its sum, cropped per window to (num_frames - seek) // 2. The last
   // long windows hold padding, so the crop matters there (without it: 1.2 s off).
-  const tokenTimestampRuns = [['short_token_timestamps', undefined], ['long_token_timestamps', loadExpected().long_mask_sum]] as const;
+  // short_token_timestamps_mask (the pipeline's path: the mask passed on short audio, so the
+  // second window, past the real audio, gets transformers' double crop) is in fixtures made
+  // by the current make_whisper_fixtures.py only.
+  const tokenTimestampRuns: [string, number | undefined][] = [['short_token_timestamps', undefined],
+    ['long_token_timestamps', loadExpected().long_mask_sum], ['short_token_timestamps_mask', loadExpected().short_mask_sum]];
   for (const [name, numFrames] of tokenTimestampRuns) {
-    test(`${name}: token timestamps from cross-attention DTW within 0.02 s of transformers`, async () => {
+    test(`${name}: token timestamps from cross-attention DTW within 0.02 s of transformers`, async (t) => {
       const e = loadExpected();
-      const want = e.runs[name]!;
+      const want = e.runs[name];
+      if (!want) {
+        t.skip(`expected.json has no ${name} run: regenerate it with test/fixtures/make_whisper_fixtures.py`);
+        return;
+      }
       const mel = name.startsWith('short') ? shortMel : longMel;
       const got = await generate(model, mel, { ...BASE, tokenTimestamps: true, numFrames });
       assertSameRun(name, got, want);

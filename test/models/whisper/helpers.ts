@@ -35,6 +35,10 @@ export interface Expected {
   long_frames: number;
   /** attention_mask.sum(-1) of the long input's features (mel frames of real audio). */
   long_mask_sum: number;
+  /** attention_mask.sum(-1) of the short clip's features (fixtures made after the pipeline-word runs were added). */
+  short_mask_sum?: number;
+  /** transformers' ASR pipeline words (`return_timestamps="word"`), by input (same condition). */
+  pipeline_words?: Record<'short' | 'long', { text: string; start: number; end: number }[]>;
   decoder_input_ids: number[];
   detected_language_short: number;
   detected_language_long: number;

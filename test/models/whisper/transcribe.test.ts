@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { TextTokenizer } from '../../../src/tokenizer/tokenizer';
 import { WhisperForConditionalGeneration, transcribe, words } from '../../../src/models/whisper';
 import type { TranscribeOptions } from '../../../src/models/whisper';
-import { FIXTURE_DIR, loadExpected, readWavF32 } from './helpers';
+import { FIXTURE_DIR, loadExpected, longInput, readWavF32 } from './helpers';
 
 let model: WhisperForConditionalGeneration;
 let tokenizer: TextTokenizer;
@@ -92,6 +92,26 @@ describe('whisper transcribe', () => {
     });
     assert.ok(worst <= 0.02 + 1e-6, `worst word time difference ${worst} s`);
     console.log(`short: ${got.flat().length} words, worst time difference ${worst.toExponential(2)} s`);
+  });
+
+  test('word timestamps as transformers\' ASR pipeline (return_timestamps="word") on the short clip and the long input', async (t) => {
+    const e = loadExpected();
+    if (!e.pipeline_words) {
+      t.skip('expected.json has no pipeline_words: regenerate it with test/fixtures/make_whisper_fixtures.py');
+      return;
+    }
+    const pipelineWords = e.pipeline_words;
+    const inputs: ['short' | 'long', Float32Array][] = [['short', readWavF32('short.wav')], ['long', longInput(e)]];
+    for (const [name, audio] of inputs) {
+      const want: { text: string; start: number; end: number }[] = pipelineWords[name];
+      const out = await transcribe(audio, { ...opts, wordTimestamps: true });
+      const got = out.segments.flatMap((s) => s.words ?? []);
+      assert.deepEqual(got.map((w) => w.word), want.map((w) => w.text), `${name}: words`);
+      let worst = 0;
+      got.forEach((w, i) => { worst = Math.max(worst, Math.abs(w.start - want[i]!.start), Math.abs(w.end - want[i]!.end)); });
+      assert.ok(worst <= 0.02 + 1e-6, `${name}: worst word time difference ${worst} s`);
+      console.log(`pipeline ${name}: ${got.length} words, worst time difference ${worst.toExponential(2)} s`);
+    }
   });
 
   test('audio shorter than 0.1 s is a clear error', async () => {
