@@ -16,5 +16,5 @@ export {
 } from './tiny';
 export { speakLlasa } from './speech';
 export type { LlasaAudio } from './speech';
-export { loadLlasa, loadLlasaCheckpoint } from './load';
+export { isLlasaTokenizerDir, loadLlasa, loadLlasaCheckpoint } from './load';
 export type { LoadLlasaCheckpointOptions, LoadLlasaOptions, LoadedLlasa } from './load';

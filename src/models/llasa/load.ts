@@ -103,3 +103,18 @@ export async function loadLlasaCheckpoint(repoOrDir: string = LLASA_PRESET.repoI
     name: options.name ?? repoOrDir, baseModelNameOrPath: repoOrDir, codecModel: codec, codebookSize: codec.codebookSize,
   });
 }
+
+/**
+ * True when the tokenizer in `dir` has Llasa's markers (`<|SPEECH_GENERATION_START|>` and
+ * `<|s_0|>`): how a Llama checkpoint folder is told to be Llasa rather than Orpheus.
+ * False when there is no readable tokenizer.
+ */
+export async function isLlasaTokenizerDir(dir: string): Promise<boolean> {
+  let tokenizer: TextTokenizer;
+  try {
+    tokenizer = await TextTokenizer.fromDir(dir);
+  } catch {
+    return false;
+  }
+  return tokenizer.tokenToId('<|SPEECH_GENERATION_START|>') !== undefined && tokenizer.tokenToId('<|s_0|>') !== undefined;
+}

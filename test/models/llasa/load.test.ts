@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fromHfConfig } from '../../../src/models/llama/config';
 import { LlamaForCausalLM } from '../../../src/models/llama/modeling';
 import { saveMergedCheckpoint } from '../../../src/lora/merge';
-import { TINY_XCODEC2_CONFIG, loadLlasa, loadLlasaCheckpoint } from '../../../src/models/llasa';
+import { TINY_XCODEC2_CONFIG, isLlasaTokenizerDir, loadLlasa, loadLlasaCheckpoint } from '../../../src/models/llasa';
 import { xcodec2DecoderWeightShapes, xcodec2EncoderWeightShapes } from '../../../src/models/xcodec2';
 import type { Xcodec2Config } from '../../../src/models/xcodec2';
 import { writeSafetensors } from '../../../src/weights/safetensors';
@@ -108,6 +108,9 @@ describe('loadLlasaCheckpoint', () => {
       const tts = await loadLlasaCheckpoint(dir, { codec: codecDir });
       assert.equal(tts.family, 'llasa');
       assert.equal(tts.name, dir);
+      assert.equal(await isLlasaTokenizerDir(dir), true);
+      assert.equal(await isLlasaTokenizerDir(codecDir), false, 'no tokenizer there');
+      assert.equal(await isLlasaTokenizerDir(join(__dirname, '..', '..', 'fixtures', 'tokenizer')), false, 'a tokenizer without Llasa markers');
       assert.equal(tts.warning, null);
       assert.equal(tts.codebookSize, 1024);
       assert.equal(tts.codec.id, `xcodec2:${codecDir}`);
