@@ -35,6 +35,8 @@ export interface EvalItem {
   speaker: number;
   /** The target speaker's own recording of `text` (the duration ratio's denominator; the default similarity target). */
   reference?: EvalAudio;
+  /** The clip speaker similarity compares with, when it is not `reference` (a text with no recording). Default: options.target, else `reference`. */
+  target?: EvalAudio;
   /** Earlier turns (codes + text) for systems that clone with a context. */
   context?: ContextTurn[];
 }
@@ -73,7 +75,7 @@ export interface EvaluationOptions {
   searchVerifiers?: RoleVerifiers;
   /** What measures every output for the table (default: `searchVerifiers`). */
   evalVerifiers?: RoleVerifiers;
-  /** The target speaker's clip for similarity (default: each item's `reference`). */
+  /** The target speaker's clip for similarity of items without their own `target` (default: each item's `reference`). */
   target?: EvalAudio;
   /** Shown in the report: the model's name, and a warning (random weights) when there is one. */
   model?: string;
@@ -204,8 +206,8 @@ export async function evaluateSystems(items: readonly EvalItem[], systems: reado
   const notice = options.onNotice ?? ((m: string) => console.warn(m));
   items.forEach((it, i) => {
     if (typeof it.text !== 'string' || it.text.trim() === '') throw new Error(`evaluation item ${i}: text must be a non-empty string, got ${JSON.stringify(it.text)}`);
-    if ((search.speaker || evalV.speaker) && !options.target && !it.reference) {
-      throw new Error(`evaluation item ${i} ("${it.text}"): speaker similarity needs a target clip: give options.target or the item's reference`);
+    if ((search.speaker || evalV.speaker) && !it.target && !options.target && !it.reference) {
+      throw new Error(`evaluation item ${i} ("${it.text}"): speaker similarity needs a target clip: give the item's target or reference, or options.target`);
     }
     if (systems.some((s) => s.withContext) && !it.context?.length) throw new Error(`evaluation item ${i} ("${it.text}"): a system clones with a context but the item has no context turns`);
   });
@@ -223,7 +225,7 @@ export async function evaluateSystems(items: readonly EvalItem[], systems: reado
       await system.before?.();
       try {
         for (const [i, item] of items.entries()) {
-          const target = options.target ?? item.reference;
+          const target = item.target ?? options.target ?? item.reference;
           const seed = options.seed + i;
           const row: ReportRow = { item: i, text: item.text, system: system.id, seed };
           if (item.reference) row.referenceSeconds = item.reference.samples.length / item.reference.sampleRate;

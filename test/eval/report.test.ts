@@ -190,11 +190,24 @@ describe('evaluateSystems', () => {
     assert.match(readFileSync(r.markdownPath, 'utf8'), /\| silent \| – \| – \| – \| – \| – \| failed: search: every candidate/);
   });
 
+  test('a text without a recording: similarity to its target clip, no duration ratio', async () => {
+    const spectral = spectralSpeakerVerifier();
+    const target = items[1]!.reference!;
+    const r = await evaluateSystems([{ text: 'No recording of this one.', speaker: 0, target }],
+      [{ id: 'base', label: 'base', model: tts, withContext: false, search: { strategy: 'plain' } }],
+      { ...OPTIONS, evalVerifiers: { speaker: spectral }, runDir: tmp, name: 'target' });
+    const codes = await tts.generate({ text: 'No recording of this one.', speaker: 0, sampling: WORKSHOP_TTS_SAMPLING, seed: 5, maxNewFrames: 6 });
+    const want = (await spectral({ samples: await tts.codec.decode(codes), sampleRate: 24000 }, '', target)).value;
+    assert.equal(r.rows[0]!.similarity, want);
+    assert.deepEqual([r.rows[0]!.referenceSeconds, r.rows[0]!.durationRatio, r.systems[0]!.durationRatio], [undefined, undefined, undefined]);
+    assert.equal(r.measuredBySearchVerifiers, false);
+  });
+
   test('errors at the boundary name the item, system or field', async () => {
     const plain: ReportSystem = { id: 'base', label: 'base', model: tts, withContext: false, search: { strategy: 'plain' } };
     const o = { ...OPTIONS, runDir: tmp, name: 'errors' };
     await assert.rejects(evaluateSystems([{ text: 'No target.', speaker: 0 }], [plain], { ...o, searchVerifiers: { speaker: spectralSpeakerVerifier() } }),
-      /evaluation item 0 \("No target."\): speaker similarity needs a target clip/);
+      /evaluation item 0 \("No target."\): speaker similarity needs a target clip: give the item's target or reference, or options.target/);
     await assert.rejects(evaluateSystems([{ text: 'No context.', speaker: 0 }], [{ ...plain, withContext: true }], o), /item 0 \("No context."\): a system clones with a context but the item has no context turns/);
     await assert.rejects(evaluateSystems(items, [plain, { ...plain }], o), /system id "base" is empty or collides/);
     await assert.rejects(evaluateSystems(items, [{ ...plain, search: { strategy: 'best-of-n', n: 0 } }], o), /search n must be an integer >= 1, got 0/);
