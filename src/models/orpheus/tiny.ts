@@ -17,8 +17,11 @@
  *   codes (`TINY_ORPHEUS_CODEBOOK_SIZE`) instead of 4096, so the vocabulary is 2061 ids, not
  *   156940: a 30 s clip is 2461 tokens, and their logits over 156940 ids (1.5 GB per clip in
  *   float32) would not train on a CPU.
- * - Llama: 2 layers, hidden 64, 4 heads / 2 KV heads (head_dim 16), FFN 128, tied
+ * - Llama: 2 layers, hidden 64, ONE attention head (head_dim 64, one KV head), FFN 128, tied
  *   embeddings, rope theta 500000, 8192 positions (a 30 s context turn + 1200 new tokens fit).
+ *   One head because Orpheus sequences are long (82 tokens per second of audio: a 32 s clip
+ *   is 2673 tokens) and the attention scores grow with heads x length^2: with 4 heads a
+ *   batch of 2 such clips overflowed the wasm heap, with 2 a micro-batch took ~40 s on 2 cores.
  * - Generation is constrained to whole valid frames (`constrainFrames`), since random logits
  *   never write 7 in-range tokens in a row; a real Orpheus runs unconstrained.
  */
@@ -94,9 +97,9 @@ export function tinyOrpheusConfig(): LlamaConfig {
     hidden_size: 64,
     intermediate_size: 128,
     num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    head_dim: 16,
+    num_attention_heads: 1,
+    num_key_value_heads: 1,
+    head_dim: 64,
     max_position_embeddings: 8192,
     rms_norm_eps: 1e-5,
     rope_theta: 500000,
