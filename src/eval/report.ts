@@ -22,7 +22,7 @@ import { audioBundle } from '../notebook/audio';
 import { display, escapeHtml } from '../notebook/display';
 import { ProgressBar, type ProgressOptions } from '../notebook/progress';
 import { tableBundle, type Row } from '../notebook/table';
-import { runFolder, type EvalAudio, type Verifier } from './listening';
+import { runFolder, type EvalAudio, type Metric, type Verifier } from './listening';
 import {
   EmptyGenerationError, describeSearch, searchSpeech, validateSearchConfig,
   type SearchCompute, type SearchConfig, type SearchModel, type SearchResult,
@@ -180,6 +180,11 @@ function validateSystems(systems: readonly ReportSystem[]): void {
   }
 }
 
+function checkMetric(m: Metric, role: string, where: string): Metric {
+  if (!m || typeof m.name !== 'string' || !Number.isFinite(m.value)) throw new Error(`${where}: the ${role} verifier returned ${JSON.stringify(m)}; expected {name: string, value: finite number}`);
+  return m;
+}
+
 function addCompute(total: ComputeTotals, c: SearchCompute): void {
   total.candidates += c.candidates;
   total.generationCalls += c.generationCalls;
@@ -231,10 +236,10 @@ export async function evaluateSystems(items: readonly EvalItem[], systems: reado
           if (item.reference) row.referenceSeconds = item.reference.samples.length / item.reference.sampleRate;
           let result: SearchResult;
           try {
+            // Plain sampling needs no verifier: the evaluation verifiers below measure it, outside its compute.
             result = await searchSpeech(system.model, {
               text: item.text, speaker: item.speaker, context: system.withContext ? item.context : undefined,
               sampling: options.sampling, seed, maxNewFrames: options.maxNewFrames,
-              // Plain sampling needs no verifier: the evaluation verifiers below measure it, outside its compute.
             }, system.search, system.search.strategy === 'plain' ? {} : { ...search, reference: target });
           } catch (e) {
             if (!(e instanceof EmptyGenerationError)) throw e;
@@ -249,19 +254,20 @@ export async function evaluateSystems(items: readonly EvalItem[], systems: reado
           row.durationSeconds = result.compute.audioSeconds;
           row.realTimeFactor = result.compute.realTimeFactor;
           if (row.referenceSeconds) row.durationRatio = row.durationSeconds / row.referenceSeconds;
-          // A measure the search already took with the same verifier is reused, not recomputed.
-          const searched = system.search.strategy !== 'plain';
+          // A measure the search already took with the same verifier is reused, not recomputed
+          // (only searched systems have any: plain sampling ran without verifiers).
+          const where = `item ${i}, system ${system.id}`;
           if (evalV.asr) {
             const reuse = evalV.asr === search.asr && result.measures.wer !== undefined;
-            if (reuse && searched) measuredBySearch = true;
-            const m = reuse ? { name: result.metricNames.asr!, value: result.measures.wer! } : await evalV.asr(result.audio, item.text, target);
+            if (reuse) measuredBySearch = true;
+            const m = reuse ? { name: result.metricNames.asr!, value: result.measures.wer! } : checkMetric(await evalV.asr(result.audio, item.text, target), 'ASR', where);
             metrics.wer ??= m.name;
             row.wer = m.value;
           }
           if (evalV.speaker) {
             const reuse = evalV.speaker === search.speaker && result.measures.similarity !== undefined;
-            if (reuse && searched) measuredBySearch = true;
-            const m = reuse ? { name: result.metricNames.speaker!, value: result.measures.similarity! } : await evalV.speaker(result.audio, item.text, target);
+            if (reuse) measuredBySearch = true;
+            const m = reuse ? { name: result.metricNames.speaker!, value: result.measures.similarity! } : checkMetric(await evalV.speaker(result.audio, item.text, target), 'speaker', where);
             metrics.similarity ??= m.name;
             row.similarity = m.value;
           }
