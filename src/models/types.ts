@@ -133,8 +133,8 @@ export interface TtsContinuation {
  * frames with a sampler seeded by `request.seed`. Everything the model's sampler looks back
  * at (a repetition penalty, say) sees the prefix as if it had been sampled in this call.
  *
- * Contract (checked for CSM in test/eval/stepwise.test.ts; a family adding the hook
- * should pass the same checks):
+ * Contract (`checkStepwiseContract` in test/eval/stepwise_contract.ts checks it; CSM runs
+ * it in test/eval/stepwise.test.ts, and a family adding the hook should too):
  *  1. `continueGeneration(r, [])` returns the codes `generate(r)` returns.
  *  2. Greedy (`doSample: false`): continuing from the first m frames of a greedy
  *     generation gives its remaining frames (up to float rounding of the prefill path).

@@ -1,7 +1,8 @@
 /**
  * The step-wise generation hook (`continueGeneration`, src/models/types.ts) that beam
- * search needs, on CSM (the tiny random CSM + Mimi of tiny-random-csm): the contract's four
- * checks. Another family implementing the hook should pass the same ones.
+ * search needs, on CSM (the tiny random CSM + Mimi of tiny-random-csm): the contract's
+ * checks (`checkStepwiseContract`, which another family implementing the hook runs too),
+ * then CSM's own details.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { loadTtsModel, type NotebookTtsModel } from '../../src/models/registry';
 import { isStepwise, type TtsGenerateRequest, type TtsSampling } from '../../src/models/types';
 import { CsmTts } from '../../src/models/csm/tts';
 import { WORKSHOP_TTS_SAMPLING } from '../../src/models/csm/tts';
+import { checkStepwiseContract } from './stepwise_contract';
 
 let tts: CsmTts;
 
@@ -39,6 +41,10 @@ test('CsmTts is step-wise; continuing from no prefix is generate (same seed, sam
   const c = await tts.continueGeneration(request(), a.slice(0, 3));
   assert.deepEqual((await tts.continueGeneration(request(), a.slice(0, 3))).codes, c.codes);
   assert.notDeepEqual((await tts.continueGeneration(request({ seed: 4 }), a.slice(0, 3))).codes, c.codes);
+});
+
+test('the step-wise contract (the checks every family runs)', async () => {
+  await checkStepwiseContract(tts, { request: request(), greedy: GREEDY });
 });
 
 test('greedy: continuing from the first m frames gives the rest of the greedy generation (repetition penalty included)', async () => {
