@@ -19,6 +19,7 @@ import type { LlasaTts } from '../../../src/models/llasa';
 import { TINY_RANDOM_LLASA, TINY_XCODEC2_CONFIG, tinyRandomLlasaTts } from '../../../src/models/llasa';
 import type { NotebookTtsModel } from '../../../src/models/registry';
 import { train } from '../../../src/train/trainer';
+import { generateBaseAndFinetuned } from '../../../src/models/csm/tts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 
@@ -199,6 +200,17 @@ describe('tinyRandomLlasaTts (tiny Llasa + tiny random XCodec2, encoder and deco
       assert.ok(gen.codes.length + gen.invalid.length <= 9);
       if (gen.codes.length > 0) assert.equal((await t.codec.decode(gen.codes)).length, gen.codes.length * 320);
       t.unloadAdapter();
+      // Notebook 06's path: base and fine-tuned (the saved PEFT adapter), zero-shot and with context, decoded.
+      const cells = await generateBaseAndFinetuned(t, result.adapterDir, [{ text: 'Again.', speaker: 0, context: [{ codes, text: 'A rising tone.', speaker: 0 }] }],
+        { sampling: t.defaultSampling, seed: 4, maxNewFrames: 6, onNotice: () => {}, progress: 'none' });
+      assert.equal(cells.length, 1);
+      const systems = Object.keys(cells[0]!.audio);
+      assert.ok(systems.length > 0 && systems.every((k) => ['base', 'base+context', 'finetuned', 'finetuned+context'].includes(k)), systems.join());
+      for (const audio of Object.values(cells[0]!.audio)) {
+        assert.equal(audio!.sampleRate, 16000);
+        assert.equal(audio!.samples.length % 320, 0);
+      }
+      assert.equal(t.adapterDir, null, 'the adapter is unloaded again');
       assert.equal(tf.memory().numTensors, before, 'encode, train, generate and decode free what they make');
     } finally {
       t.dispose();
