@@ -1,7 +1,7 @@
 // Bundles each entry a GPU machine runs into one minified CommonJS file (esbuild, the copy tsx
 // depends on), so the pack carries no node_modules:
 //   node scripts/gpu/bundle.mjs OUTDIR
-// writes OUTDIR/<name>.js for bench/run.ts, bench/info.ts, bench/whisper.ts, bench/csm.ts and
+// writes OUTDIR/<name>.js for bench/run.ts, bench/info.ts, bench/whisper.ts, bench/csm.ts, bench/lora_llama.ts and
 // test/runtime/*.test.ts (as test-runtime-<name>.test.js), plus the tfjs wasm binaries the
 // wasm backend loads from its own directory. The bundles expect, at run time:
 //   - dawn.node next to them (scripts/gpu/pack.sh ships it xz-compressed, run.sh unpacks it):
@@ -20,7 +20,7 @@ const outDir = resolve(process.argv[2] ?? join(root, '.gpu/bundle'));
 mkdirSync(outDir, { recursive: true });
 
 const entries = {};
-for (const name of ['run', 'info', 'whisper', 'csm']) {
+for (const name of ['run', 'info', 'whisper', 'csm', 'lora_llama']) {
   const file = join(root, 'bench', `${name}.ts`);
   try {
     statSync(file);
