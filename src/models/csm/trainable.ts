@@ -189,7 +189,7 @@ export interface MergedExport {
   dir: string;
   /** Every file written (config.json, weights, tokenizer files). */
   files: string[];
-  /** What the folder lacks, or null when it loads on its own (`loadTtsModel(dir)`, transformers' CsmForConditionalGeneration). */
+  /** What the folder lacks, or null when it loads on its own (`loadTtsModel(dir)`). */
   note: string | null;
 }
 
@@ -207,7 +207,9 @@ interface CsmLike {
  * plain checkpoint in transformers' layout, loadable without PEFT: `config.json` (the base
  * model's, with `torch_dtype`), the merged weights in `dtype`, and, copied from the base
  * checkpoint when the model was loaded from one, the Mimi codec (`codec_model.*`, its own
- * dtype) and the tokenizer files. The model in memory is not changed.
+ * dtype) and the tokenizer files. The model in memory is not changed. Tensor names are
+ * transformers' (a tied audio table once, as `depth_decoder.model.embed_tokens.weight`);
+ * ttslab loads the folder (tested); loading it in transformers itself is not tested here.
  *
  * A model built in code (tiny-random-csm) has no base checkpoint: its codec and tokenizer
  * are not written, and `note` says so.
