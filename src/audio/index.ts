@@ -1,5 +1,5 @@
 /** Audio: WAV I/O, decoding any format through ffmpeg, resampling, loudness, trimming, slicing. */
-export { encodeWav, decodeWav, durationSeconds, type AudioData, type EncodeWavOptions, type EncodeReport } from './wav';
+export { encodeWav, decodeWav, parseWavHeader, durationSeconds, type AudioData, type EncodeWavOptions, type EncodeReport, type WavHeader } from './wav';
 export { AudioFileError, decodeAudioFile, findFfmpegTool, probeAudio, type AudioInfo, type DecodeOptions, type DecodedAudio } from './ffmpeg';
 export { resample, resampledLength, kaiserBeta, type ResampleOptions } from './resample';
 export { integratedLoudness, normalizeLoudness, peakDb, type NormalizeOptions, type NormalizeResult } from './loudness';

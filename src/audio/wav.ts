@@ -2,6 +2,7 @@
  * WAV encoding and decoding (node-wav), with the checks node-wav leaves out.
  */
 import * as wav from 'node-wav';
+import { AudioFileError } from './ffmpeg';
 
 /** Mono or multi-channel audio: `channels[c][i]` is sample i of channel c, in [-1, 1]. */
 export interface AudioData {
@@ -59,20 +60,101 @@ export function encodeWav(audio: AudioData, options: EncodeWavOptions = {}): { b
   return { bytes, report: { clippedSamples } };
 }
 
-/** Decodes a WAV file held in memory. `source` names the file in error messages. */
+/** What a WAV header says, checked against the bytes that follow it. */
+export interface WavHeader {
+  /** 1 = integer PCM, 3 = IEEE float. */
+  format: 1 | 3;
+  channels: number;
+  sampleRate: number;
+  bitDepth: number;
+  /** Bytes per frame (all channels of one sample instant). */
+  blockAlign: number;
+  /** Offset and length of the sample bytes (the data chunk). */
+  dataOffset: number;
+  dataBytes: number;
+}
+
+/** Most channels a WAV file may declare here (WAVE allows 65535; more than this is damage, not audio). */
+const MAX_WAV_CHANNELS = 256;
+const PCM_DEPTHS = [8, 16, 24, 32];
+
+/**
+ * Reads and checks a RIFF/WAVE header: RIFF and WAVE tags, a `fmt ` chunk of integer PCM
+ * (8/16/24/32-bit) or float (32/64-bit) with a consistent block size, channels and rate,
+ * and a `data` chunk whose declared length is present. Throws AudioFileError naming
+ * `source` and the bad field; never allocates more than the header bytes.
+ */
+export function parseWavHeader(bytes: Uint8Array, source = '<buffer>'): WavHeader {
+  const bad = (reason: string): never => {
+    throw new AudioFileError(source, reason);
+  };
+  const n = bytes.length;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = (at: number) => String.fromCharCode(bytes[at]!, bytes[at + 1]!, bytes[at + 2]!, bytes[at + 3]!);
+  if (n < 12) bad(`not a WAV file: ${n} bytes, shorter than the 12-byte RIFF header`);
+  if (tag(0) !== 'RIFF' || tag(8) !== 'WAVE') bad(`not a WAV file: starts with ${JSON.stringify(tag(0))}...${JSON.stringify(tag(8))}, expected "RIFF"..."WAVE"`);
+  let fmt: Omit<WavHeader, 'dataOffset' | 'dataBytes'> | undefined;
+  let at = 12;
+  while (at + 8 <= n) {
+    const id = tag(at);
+    const size = v.getUint32(at + 4, true);
+    const body = at + 8;
+    if (id === 'fmt ') {
+      if (size < 16 || body + 16 > n) bad(`WAV fmt chunk is ${size} bytes (${n - body} present), needs at least 16`);
+      const format = v.getUint16(body, true);
+      const channels = v.getUint16(body + 2, true);
+      const sampleRate = v.getUint32(body + 4, true);
+      const blockAlign = v.getUint16(body + 12, true);
+      const bitDepth = v.getUint16(body + 14, true);
+      if (format !== 1 && format !== 3) bad(`WAV fmt.format is ${format} (0x${format.toString(16)}); supported: 1 (PCM) and 3 (float) — convert the file with ffmpeg`);
+      if (channels < 1 || channels > MAX_WAV_CHANNELS) bad(`WAV fmt.channels is ${channels}, expected 1..${MAX_WAV_CHANNELS}`);
+      if (sampleRate < 1 || sampleRate > 1_000_000) bad(`WAV fmt.sampleRate is ${sampleRate} Hz, expected 1..1000000`);
+      if (format === 1 && !PCM_DEPTHS.includes(bitDepth)) bad(`WAV fmt.bitsPerSample is ${bitDepth} for PCM, expected ${PCM_DEPTHS.join(', ')}`);
+      if (format === 3 && bitDepth !== 32 && bitDepth !== 64) bad(`WAV fmt.bitsPerSample is ${bitDepth} for float, expected 32 or 64`);
+      if (blockAlign !== (channels * bitDepth) / 8) bad(`WAV fmt.blockAlign is ${blockAlign}, expected channels x bytes per sample = ${(channels * bitDepth) / 8}`);
+      fmt = { format: format as 1 | 3, channels, sampleRate, bitDepth, blockAlign };
+    } else if (id === 'data') {
+      if (!fmt) bad('WAV data chunk comes before any fmt chunk');
+      // 0xffffffff: the length was unknown to a streaming writer; the data runs to the end.
+      const dataBytes = size === 0xffffffff ? n - body : size;
+      if (body + dataBytes > n) bad(`truncated: the WAV data chunk declares ${dataBytes} bytes but only ${n - body} are present`);
+      return { ...fmt!, dataOffset: body, dataBytes };
+    }
+    at = body + size + (size % 2);
+  }
+  return bad(fmt ? 'WAV file has no data chunk' : 'WAV file has no fmt chunk');
+}
+
+/** Decodes a WAV file held in memory. `source` names the file in errors (AudioFileError). */
 export function decodeWav(bytes: Uint8Array, source = '<buffer>'): AudioData {
+  const h = parseWavHeader(bytes, source);
   let decoded: wav.DecodedWav;
   try {
-    // node-wav reads through typed arrays on `buffer.buffer` from offset 0: a view into a
-    // larger buffer (bytes sliced out of a Parquet page, say) must be copied first.
-    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    // (Buffer.from(bytes) would copy into Node's shared pool, again at an offset.)
-    decoded = wav.decode(Buffer.from(whole ? bytes.buffer : new Uint8Array(bytes).buffer, 0, bytes.byteLength));
+    // node-wav reads from the start of an ArrayBuffer with typed-array views, so it gets
+    // its own copy of just the header and the whole frames of the data chunk (its views
+    // need the data at an aligned offset, which 44 is).
+    const frames = Math.floor(h.dataBytes / h.blockAlign);
+    const out = new Uint8Array(44 + frames * h.blockAlign);
+    const dv = new DataView(out.buffer);
+    out.set([0x52, 0x49, 0x46, 0x46], 0); // RIFF
+    dv.setUint32(4, out.length - 8, true);
+    out.set([0x57, 0x41, 0x56, 0x45, 0x66, 0x6d, 0x74, 0x20], 8); // WAVEfmt
+    dv.setUint32(16, 16, true);
+    dv.setUint16(20, h.format, true);
+    dv.setUint16(22, h.channels, true);
+    dv.setUint32(24, h.sampleRate, true);
+    dv.setUint32(28, h.sampleRate * h.blockAlign, true);
+    dv.setUint16(32, h.blockAlign, true);
+    dv.setUint16(34, h.bitDepth, true);
+    out.set([0x64, 0x61, 0x74, 0x61], 36); // data
+    dv.setUint32(40, frames * h.blockAlign, true);
+    out.set(bytes.subarray(h.dataOffset, h.dataOffset + frames * h.blockAlign), 44);
+    decoded = wav.decode(Buffer.from(out.buffer));
   } catch (e) {
-    throw new Error(`${source}: not a readable WAV file (${(e as Error).message})`);
+    throw new AudioFileError(source, `not a readable WAV file (${(e as Error).message})`);
   }
   if (!decoded || !decoded.channelData || decoded.channelData.length === 0) {
-    throw new Error(`${source}: WAV file has no audio channels`);
+    throw new AudioFileError(source, 'WAV file has no audio channels');
   }
   return { sampleRate: decoded.sampleRate, channels: decoded.channelData };
 }

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { cp, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { asWriteError, writeAtomically } from '../audio/files';
 import { sliceSeconds } from '../audio/slice';
 import { decodeWav, encodeWav, type AudioData } from '../audio/wav';
@@ -101,11 +102,23 @@ export const HF_FEATURES = {
   duration: { dtype: 'float64', _type: 'Value' },
 };
 
+/** A value for an error message (JSON, except what JSON cannot show: bigint, undefined, long strings cut). */
+function show(v: unknown): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? `<${x.length} bytes>` : x));
+  } catch {
+    s = undefined;
+  }
+  s ??= String(v);
+  return s.length > 120 ? `${s.slice(0, 120)}...` : s;
+}
+
 /** Checks one row; errors name the file, the row and the field. */
 function checkRow(r: DatasetRow, i: number, file: string): void {
   if (!(r.audio?.bytes instanceof Uint8Array) || r.audio.bytes.length === 0) throw new DatasetError(file, `row ${i}: audio.bytes is empty or missing`);
-  if (typeof r.audio.path !== 'string') throw new DatasetError(file, `row ${i}: audio.path is ${JSON.stringify(r.audio.path)}, not a string`);
-  if (typeof r.text !== 'string' || r.text.trim() === '') throw new DatasetError(file, `row ${i}: text is ${JSON.stringify(r.text)}, not a non-empty string`);
+  if (typeof r.audio.path !== 'string') throw new DatasetError(file, `row ${i}: audio.path is ${show(r.audio.path)}, not a string`);
+  if (typeof r.text !== 'string' || r.text.trim() === '') throw new DatasetError(file, `row ${i}: text is ${show(r.text)}, not a non-empty string`);
   if (!Number.isInteger(r.source) || r.source < 0) throw new DatasetError(file, `row ${i}: source is ${r.source}, not a speaker id >= 0`);
   if (!(r.duration > 0) || !Number.isFinite(r.duration)) throw new DatasetError(file, `row ${i}: duration is ${r.duration}, not > 0 seconds`);
 }
@@ -167,11 +180,95 @@ function wavDurationSeconds(bytes: Uint8Array, where: string): number {
   return a.channels[0]!.length / a.sampleRate;
 }
 
+export interface ReadParquetOptions {
+  /**
+   * Longest time (seconds) the decoding may take before the file counts as damaged
+   * (default 10 s + 1 s per MiB of file). Some damaged files send hyparquet into a loop of
+   * billions of steps that cannot be interrupted (an RLE run whose length field was
+   * corrupted to ~2^31, found by test/reliability/fuzz.test.ts): decoding runs in a child
+   * process, which is killed at this limit.
+   */
+  decodeTimeoutSeconds?: number;
+}
+
+/** The child process that decodes Parquet (one, reused; killed after a time-out, started again when needed). */
+let decoder: ChildProcess | undefined;
+let decoderQueue: Promise<unknown> = Promise.resolve();
+/** The request the decoder is working on (one at a time). */
+let pending: { decoder: ChildProcess; resolve: (rows: Record<string, unknown>[]) => void; reject: (e: Error) => void } | undefined;
+
+const DECODER_SOURCE = `
+const { parquetReadObjects } = require(process.argv[1]);
+process.on('message', async (m) => {
+  try {
+    const rows = await parquetReadObjects({ file: new Uint8Array(m.bytes).buffer, utf8: false });
+    process.send({ rows });
+  } catch (e) {
+    process.send({ error: String((e && e.message) || e) });
+  }
+});
+// Errors hyparquet throws outside the awaited promise end this request, not the process.
+process.on('uncaughtException', (e) => process.send({ error: String((e && e.message) || e) }));
+process.on('disconnect', () => process.exit(0));`;
+
+function startDecoder(): ChildProcess {
+  const c = spawn(process.execPath, ['-e', DECODER_SOURCE, require.resolve('hyparquet')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+  // Neither the process nor its channel keeps the parent alive.
+  c.unref();
+  (c.channel as unknown as { unref?: () => void } | undefined)?.unref?.();
+  /** The request of this process, taken off the queue (a killed process's late events find none). */
+  const take = () => {
+    if (pending?.decoder !== c) return undefined;
+    const p = pending;
+    pending = undefined;
+    return p;
+  };
+  c.on('message', (m: { rows?: Record<string, unknown>[]; error?: string }) => {
+    const p = take();
+    (c.channel as unknown as { unref?: () => void } | undefined)?.unref?.();
+    if (m.error !== undefined) p?.reject(new Error(m.error));
+    else p?.resolve(m.rows!);
+  });
+  const dead = (e: Error) => {
+    if (decoder === c) decoder = undefined;
+    take()?.reject(e);
+  };
+  c.on('error', dead);
+  c.on('exit', (code, signal) => dead(new Error(`the decoder process exited (${signal ?? code})`)));
+  return c;
+}
+
+/** Decodes every row of a Parquet file's bytes in the decoder process, within `timeoutMs`. */
+function decodeRows(bytes: Uint8Array, timeoutMs: number): Promise<Record<string, unknown>[]> {
+  const run = () => new Promise<Record<string, unknown>[]>((resolve, reject) => {
+    decoder ??= startDecoder();
+    const c = decoder;
+    const timer = setTimeout(() => {
+      pending = undefined;
+      if (decoder === c) decoder = undefined;
+      c.kill('SIGKILL');
+      reject(new Error(`decoding did not finish in ${(timeoutMs / 1000).toFixed(1)} s (a damaged page makes the decoder loop)`));
+    }, timeoutMs);
+    pending = {
+      decoder: c,
+      resolve: (rows) => { clearTimeout(timer); resolve(rows); },
+      reject: (e) => { clearTimeout(timer); reject(e); },
+    };
+    // While a request is out, the channel holds the parent alive (the answer must arrive).
+    (c.channel as unknown as { ref?: () => void } | undefined)?.ref?.();
+    c.send({ bytes });
+  });
+  const p = decoderQueue.then(run, run);
+  decoderQueue = p.catch(() => undefined);
+  return p;
+}
+
 /**
  * Reads a Parquet file with an `audio` column (struct of bytes and path, as the Hub
  * stores it) and `text`; `source` defaults to 0 and `duration` to the WAV's length.
+ * Every problem is a DatasetError naming the file (and the row and field).
  */
-export async function readParquet(file: string): Promise<DatasetRow[]> {
+export async function readParquet(file: string, options: ReadParquetOptions = {}): Promise<DatasetRow[]> {
   let buf: Buffer;
   try {
     buf = await readFile(file);
@@ -179,7 +276,7 @@ export async function readParquet(file: string): Promise<DatasetRow[]> {
     throw new DatasetError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  const { parquetMetadata, parquetReadObjects } = hyparquet();
+  const { parquetMetadata } = hyparquet();
   let names: string[];
   try {
     const md = parquetMetadata(ab);
@@ -191,18 +288,21 @@ export async function readParquet(file: string): Promise<DatasetRow[]> {
   // utf8: false keeps unannotated BYTE_ARRAY (audio.bytes) as bytes; annotated strings still decode.
   let objects: Record<string, unknown>[];
   try {
-    objects = (await parquetReadObjects({ file: ab, utf8: false })) as Record<string, unknown>[];
+    const timeoutMs = 1000 * (options.decodeTimeoutSeconds ?? 10 + ab.byteLength / 2 ** 20);
+    objects = await decodeRows(new Uint8Array(ab), timeoutMs);
   } catch (e) {
     throw new DatasetError(file, `damaged Parquet data (${(e as Error).message})`);
   }
   return objects.map((o, i): DatasetRow => {
     const audio = o.audio as { bytes?: unknown; path?: unknown } | null;
     if (!audio || !(audio.bytes instanceof Uint8Array)) {
-      throw new DatasetError(file, `row ${i}: audio.bytes is missing (only embedded audio is supported; audio.path is ${JSON.stringify(audio?.path)})`);
+      throw new DatasetError(file, `row ${i}: audio.bytes is missing (only embedded audio is supported; audio.path is ${show(audio?.path)})`);
     }
-    if (typeof o.text !== 'string') throw new DatasetError(file, `row ${i}: text is ${JSON.stringify(o.text)}, not a string`);
+    if (typeof o.text !== 'string') throw new DatasetError(file, `row ${i}: text is ${show(o.text)}, not a string`);
     const source = o.source === undefined || o.source === null ? 0 : Number(o.source);
+    if (!Number.isSafeInteger(source) || source < 0) throw new DatasetError(file, `row ${i}: source is ${String(o.source)}, not a speaker id >= 0`);
     const duration = typeof o.duration === 'number' ? o.duration : wavDurationSeconds(audio.bytes, `${file} row ${i}`);
+    if (!(duration > 0 && Number.isFinite(duration))) throw new DatasetError(file, `row ${i}: duration is ${duration}, not > 0 seconds`);
     return { audio: { bytes: audio.bytes, path: typeof audio.path === 'string' ? audio.path : '' }, text: o.text, source, duration };
   });
 }

@@ -12,6 +12,20 @@ function requireTime(v: unknown, file: string, where: string): number {
   return v;
 }
 
+/** C0 controls other than tab, line feed and carriage return, DEL and C1 controls: never text of speech. */
+const CONTROL_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
+/** Returns `text` when it holds no control character; else throws naming the field and the character. */
+function requireText(v: unknown, file: string, where: string): string {
+  if (typeof v !== 'string') throw new TranscriptError(file, `${where} is ${JSON.stringify(v)}, not a string`);
+  const m = CONTROL_RE.exec(v);
+  if (m) {
+    const code = `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    throw new TranscriptError(file, `${where} holds the control character ${code} at index ${m.index} (${JSON.stringify(v.slice(Math.max(0, m.index - 20), m.index + 20))}): remove it`);
+  }
+  return v;
+}
+
 /**
  * openai-whisper's `transcribe()` result (`{text, segments: [{id, start, end, text,
  * avg_logprob, no_speech_prob, compression_ratio, words?}], language}`), as `whisper
@@ -22,12 +36,12 @@ export function parseWhisperJson(json: unknown, file = '<json>'): Transcript {
   if (!o || typeof o !== 'object' || !Array.isArray(o.segments)) throw new TranscriptError(file, 'not an openai-whisper result: no "segments" array');
   const segments = (o.segments as Record<string, unknown>[]).map((s, i): Segment => {
     if (!s || typeof s !== 'object') throw new TranscriptError(file, `segments[${i}] is not an object`);
-    if (typeof s.text !== 'string') throw new TranscriptError(file, `segments[${i}].text is ${JSON.stringify(s.text)}, not a string`);
+    requireText(s.text, file, `segments[${i}].text`);
     const seg: Segment = {
       id: typeof s.id === 'number' ? s.id : i,
       start: requireTime(s.start, file, `segments[${i}].start`),
       end: requireTime(s.end, file, `segments[${i}].end`),
-      text: s.text,
+      text: s.text as string,
     };
     if (num(s.avg_logprob) !== undefined) seg.avgLogprob = num(s.avg_logprob);
     if (num(s.no_speech_prob) !== undefined) seg.noSpeechProb = num(s.no_speech_prob);
@@ -35,8 +49,8 @@ export function parseWhisperJson(json: unknown, file = '<json>'): Transcript {
     if (Array.isArray(s.words)) {
       seg.words = (s.words as Record<string, unknown>[]).map((w, j): Word => {
         const where = `segments[${i}].words[${j}]`;
-        if (typeof w?.word !== 'string') throw new TranscriptError(file, `${where}.word is ${JSON.stringify(w?.word)}, not a string`);
-        const word: Word = { word: w.word, start: requireTime(w.start, file, `${where}.start`), end: requireTime(w.end, file, `${where}.end`) };
+        if (!w || typeof w !== 'object') throw new TranscriptError(file, `${where} is ${JSON.stringify(w)}, not an object`);
+        const word: Word = { word: requireText(w.word, file, `${where}.word`), start: requireTime(w.start, file, `${where}.start`), end: requireTime(w.end, file, `${where}.end`) };
         if (num(w.probability) !== undefined) word.probability = num(w.probability);
         return word;
       });
@@ -65,13 +79,13 @@ export function parseHfChunks(json: unknown, file = '<json>', options: HfChunkOp
   const chunks = o.chunks as { timestamp?: unknown; text?: unknown }[];
   const segments = chunks.map((c, i): Segment => {
     if (!Array.isArray(c?.timestamp) || c.timestamp.length !== 2) throw new TranscriptError(file, `chunks[${i}].timestamp is ${JSON.stringify(c?.timestamp)}, not [start, end]`);
-    if (typeof c.text !== 'string') throw new TranscriptError(file, `chunks[${i}].text is ${JSON.stringify(c.text)}, not a string`);
+    const text = requireText(c.text, file, `chunks[${i}].text`);
     let end = c.timestamp[1] as unknown;
     if (end === null) {
       if (i === chunks.length - 1 && options.lastEndSeconds !== undefined) end = options.lastEndSeconds;
       else throw new TranscriptError(file, `chunks[${i}].timestamp has no end (null)${i === chunks.length - 1 ? '; pass lastEndSeconds (the recording\'s duration)' : ''}`);
     }
-    return { id: i, start: requireTime(c.timestamp[0], file, `chunks[${i}].timestamp[0]`), end: requireTime(end, file, `chunks[${i}].timestamp[1]`), text: c.text };
+    return { id: i, start: requireTime(c.timestamp[0], file, `chunks[${i}].timestamp[0]`), end: requireTime(end, file, `chunks[${i}].timestamp[1]`), text };
   });
   return { segments, source: file };
 }
@@ -109,7 +123,7 @@ function parseCues(text: string, file: string, kind: 'SRT' | 'VTT'): Transcript 
     const end = parseTimestamp(rest.trim().split(/\s+/)[0] ?? '');
     if (start === undefined || end === undefined) throw new TranscriptError(file, `line ${blockStart + t + 1}: cannot read timestamps in ${JSON.stringify(block[t])}`);
     // Drop markup: VTT voice/class tags and inline timestamps, SRT <i>/<b>/<font>.
-    const body = block.slice(t + 1).join(' ').replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim();
+    const body = requireText(block.slice(t + 1).join(' ').replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim(), file, `line ${blockStart + t + 2}: cue text`);
     const idLine = t > 0 ? block[0]!.trim() : '';
     segments.push({ id: /^\d+$/.test(idLine) ? Number(idLine) : segments.length, start, end, text: body });
   }
