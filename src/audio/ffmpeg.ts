@@ -137,6 +137,38 @@ async function checkWavNotTruncated(file: string, size: number): Promise<void> {
   }
 }
 
+/**
+ * An Ogg file (Vorbis, Opus, FLAC in Ogg) cut short: its last page is incomplete or does
+ * not carry the end-of-stream flag. Ogg declares no total length, so ffprobe reports the
+ * duration of what is there and ffmpeg decodes it without complaint; this checks the end.
+ */
+async function checkOggNotTruncated(file: string, size: number): Promise<void> {
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    await fh.read(head, 0, 4, 0);
+    if (head.toString('latin1') !== 'OggS') return;
+    // A page is at most 27 + 255 + 255 * 255 bytes: the last one starts in the final 66 KiB.
+    const tailLen = Math.min(size, 27 + 255 + 255 * 255 + 4);
+    const tail = Buffer.alloc(tailLen);
+    await fh.read(tail, 0, tailLen, size - tailLen);
+    const at = tail.lastIndexOf('OggS', tail.length - 4, 'latin1');
+    if (at < 0) throw new AudioFileError(file, 'truncated: no Ogg page in the last 66 KiB of the file');
+    const pageStart = size - tailLen + at;
+    const complete = at + 27 <= tail.length && at + 27 + tail[at + 26]! <= tail.length;
+    const segments = complete ? tail.subarray(at + 27, at + 27 + tail[at + 26]!) : Buffer.alloc(0);
+    const pageEnd = at + 27 + segments.length + segments.reduce((a, b) => a + b, 0);
+    if (!complete || pageEnd > tail.length) {
+      throw new AudioFileError(file, `truncated: the last Ogg page (at byte ${pageStart}) is cut off`);
+    }
+    if ((tail[at + 5]! & 0x04) === 0) {
+      throw new AudioFileError(file, `truncated: the last Ogg page (at byte ${pageStart}) does not end the stream (no end-of-stream flag)`);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 export interface DecodeOptions {
   /**
    * Output rate (Hz). Default: the file's own rate, so nothing is resampled until the
@@ -145,7 +177,12 @@ export interface DecodeOptions {
   sampleRate?: number;
   /** Resampler settings when `sampleRate` differs from the file's. */
   resample?: ResampleOptions;
-  /** Allowed shortfall of decoded against declared duration before the file counts as truncated (default 0.05 s). */
+  /**
+   * Allowed shortfall of decoded against declared duration before the file counts as
+   * truncated (default 0.05 s for PCM and lossless codecs; lossy codecs get 4096 samples
+   * more, their encoder delay and padding, which the declared duration counts and the
+   * decoder drops: a whole 16 kHz MP3 from LAME declares 0.17 s more than it decodes).
+   */
   truncationToleranceSeconds?: number;
 }
 
@@ -163,6 +200,7 @@ export async function decodeAudioFile(file: string, options: DecodeOptions = {})
   const info = await probeAudio(file);
   const size = await checkReadable(file);
   await checkWavNotTruncated(file, size);
+  await checkOggNotTruncated(file, size);
   const ffmpeg = await findFfmpegTool('ffmpeg');
   let stdout: Buffer;
   let stderr: string;
@@ -183,7 +221,8 @@ export async function decodeAudioFile(file: string, options: DecodeOptions = {})
   }
   if (frames === 0) throw new AudioFileError(file, 'zero-length audio: the stream decodes to 0 samples');
   const decodedSeconds = frames / info.sampleRate;
-  const tolerance = options.truncationToleranceSeconds ?? 0.05;
+  const lossless = /^(pcm_|flac$|alac$|wavpack$|tta$|ape$)/.test(info.codec);
+  const tolerance = options.truncationToleranceSeconds ?? (lossless ? 0.05 : 0.05 + 4096 / info.sampleRate);
   if (info.durationSeconds !== undefined && decodedSeconds + tolerance < info.durationSeconds) {
     throw new AudioFileError(file, `truncated: the container declares ${info.durationSeconds.toFixed(3)} s but only ${decodedSeconds.toFixed(3)} s decode`);
   }
