@@ -87,3 +87,4 @@ export { TINY_RANDOM_CSM, TINY_RANDOM_WARNING, TINY_MIMI_CONFIG, tinyCsmConfig, 
 // Llasa (Llama + XCodec2 at 16 kHz).
 export * as llasa from './models/llasa';
 export * as xcodec2 from './models/xcodec2';
+export * as w2vbert from './models/w2vbert';
