@@ -77,7 +77,14 @@ async function fsyncTree(dir: string): Promise<void> {
 export async function writeDirAtomic(dir: string, parent: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmp = join(parent, `${TEMP_PREFIX}${tag}`);
-  const failed = (e: unknown) => asWriteError(e, dir, `${basename(dir)} was left as it was before`);
+  const failed = (e: unknown) => {
+    const w = asWriteError(e, dir, `${basename(dir)} was left as it was before`);
+    if (w !== e || !(e instanceof Error) || !e.message.includes(tmp)) return w;
+    // A writer's own error naming a file in the temp folder: name the folder being saved.
+    const named = new Error(`${dir}: not saved: ${e.message.split(tmp).join(dir)}; ${basename(dir)} was left as it was before`, { cause: e });
+    named.name = e.name;
+    return named;
+  };
   try {
     await mkdir(tmp, { recursive: true });
     await fill(tmp);

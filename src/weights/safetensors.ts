@@ -12,6 +12,7 @@
  */
 import { open, rename, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { FileWriteError, asWriteError } from '../audio/files';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Dtype, TensorInfo } from './types';
@@ -409,6 +410,24 @@ export async function writeSafetensors(
   }
   const header = buildHeader(entries, options.metadata);
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeTemp(file, tmp, header, list, entries);
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    // A full disk, a read-only folder...: the error names the file, not the temp file.
+    const w = asWriteError(e, file, 'the previous file (if any) is unchanged');
+    if (w instanceof FileWriteError) throw new SafetensorsError(w.message.slice(file.length + 2), file);
+    throw e;
+  }
+  await syncDir(dirname(file));
+}
+
+/** Writes header and tensors to `tmp` and fsyncs it; removes `tmp` when anything fails. */
+async function writeTemp(
+  file: string, tmp: string, header: Uint8Array, list: [string, TensorToWrite][],
+  entries: { begin: number; end: number }[],
+): Promise<void> {
   const fh = await open(tmp, 'wx');
   let ok = false;
   try {
@@ -434,8 +453,6 @@ export async function writeSafetensors(
     await fh.close();
     if (!ok) await unlink(tmp).catch(() => undefined);
   }
-  await rename(tmp, file);
-  await syncDir(dirname(file));
 }
 
 /** fsync a directory so the rename itself survives a crash (best effort: not all filesystems allow it). */
