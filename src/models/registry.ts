@@ -74,8 +74,8 @@ export interface LoadTtsModelOptions {
 /**
  * What notebooks 04-06 use of a model, whatever its family: the `TtsModel` contract plus a
  * name, the random-weights warning, LoRA training with a config, adapters on and off, and
- * `dispose`. CsmTts implements it (LlasaTts has the same members); a family added to
- * `loadTtsModel` must too, so the notebooks need no change.
+ * `dispose`. CsmTts and OrpheusTts implement it (LlasaTts has the same members); a family
+ * added to `loadTtsModel` must too, so the notebooks need no change.
  */
 export interface NotebookTtsModel extends TtsModel<unknown, BatchInfo> {
   readonly family: string;
