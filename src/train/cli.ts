@@ -51,7 +51,7 @@ import type { StepMetrics } from './metrics';
 import type { TokenExample } from './types';
 import { adapterOutputDir, loadTtsModel } from '../models/registry';
 import { saveMergedTts } from '../models/csm/trainable';
-import { trainTts, ttsTrainingData } from './tts';
+import { trainTts, ttsTrainConfig, ttsTrainingData } from './tts';
 
 export interface RunFile {
   model: string | { random: Record<string, unknown>; seed?: number; std?: number };
@@ -264,7 +264,8 @@ function progressOptions(mode: CliArgs['progress']): Pick<TrainOptions<unknown>,
 async function trainTtsFromArgs(a: CliArgs): Promise<number> {
   const tts = await loadTtsModel(a.model!);
   try {
-    const config = validateTrainConfig({ outputDir: adapterOutputDir(a.model!), ...a.train, livePlot: false }, 'flags');
+    // The family's preset (tts.trainDefaults) under the flags, as trainTts applies it.
+    const config = ttsTrainConfig(tts, { outputDir: adapterOutputDir(a.model!), ...a.train, livePlot: false }, 'flags');
     console.log(`model ${tts.name}`);
     if (tts.warning) console.log(`WARNING: ${tts.warning}`);
     const data = await ttsTrainingData(tts, a.data!, { progress: a.progress === 'bar' || (!a.progress && process.stderr.isTTY) ? 'terminal' : 'none' });

@@ -74,13 +74,22 @@ export async function ttsTrainingData(tts: NotebookTtsModel, data: string | Trai
 }
 
 /**
- * Trains a LoRA adapter of `tts` on `data` with `config` (a partial TrainConfig, validated
- * and filled with the workshop's defaults): the adapter `tts.trainable(config)` attaches,
+ * The config a run of `tts` trains with: the family's preset (`tts.trainDefaults`, e.g.
+ * Orpheus' r 64 / alpha 64) under the fields `config` sets, then the workshop's defaults
+ * for the rest; validated (errors name the field and value).
+ */
+export function ttsTrainConfig(tts: Pick<NotebookTtsModel, 'trainDefaults'>, config: Partial<TrainConfig>, source?: string): TrainConfig {
+  return validateTrainConfig({ ...(tts.trainDefaults ?? {}), ...config }, source);
+}
+
+/**
+ * Trains a LoRA adapter of `tts` on `data` with `config` (a partial TrainConfig over the
+ * family's preset and the workshop's defaults, see `ttsTrainConfig`): the adapter `tts.trainable(config)` attaches,
  * then the library's `train` loop (progress bar, live plot in a notebook, JSONL metrics,
  * atomic checkpoints, `resume`). The validation examples are the eval set.
  */
 export async function trainTts(tts: NotebookTtsModel, data: TtsTrainingData, config: Partial<TrainConfig>, options: Omit<TrainOptions<unknown>, 'evalExamples'> = {}): Promise<TrainResult> {
-  const c = validateTrainConfig(config);
+  const c = ttsTrainConfig(tts, config);
   const trainable = tts.trainable(c);
   return train(trainable, data.train, c, { ...options, evalExamples: data.eval.length ? data.eval : undefined });
 }

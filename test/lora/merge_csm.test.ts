@@ -4,6 +4,7 @@
  * trained-looking adapter (seeded nonzero A and B) is merged, the folder is loaded back
  * with loadTtsModel as a plain model, and its loss on a batch equals the LoRA model's
  * (F32 to float rounding, BF16 to its 8-bit mantissa); the codec is copied bit for bit.
+ * And a Llama-based family (tiny-random-orpheus): the merged Llama's logits equal the LoRA model's.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { saveMergedTts } from '../../src/models/csm/trainable';
 import type { CsmLoraTrainable } from '../../src/models/csm/trainable';
 import type { CodedClip } from '../../src/models/types';
 import { CSM_DIR } from '../models/csm/csm_fixtures';
+import { LlamaForCausalLM } from '../../src/models/llama';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ttslab-merge-csm-'));
 const TOKENIZER_DIR = join(CSM_DIR, 'tokenizer');
@@ -118,5 +120,48 @@ test('saveMergedTts: a model built in code says what its folder lacks; no adapte
     assert.equal((await Checkpoint.open(r.dir)).info('lm_head.weight').dtype, 'F16');
   } finally {
     tiny.dispose();
+  }
+});
+
+test('saveMergedTts on a Llama-based family (tiny-random-orpheus): the merged Llama gives the LoRA model\'s logits', async () => {
+  const tts = await loadTtsModel('tiny-random-orpheus');
+  const llama = (tts as unknown as { model: LlamaForCausalLM }).model;
+  assert.ok(llama instanceof LlamaForCausalLM);
+  try {
+    const t = tts.trainable({ loraR: 4, loraAlpha: 8 });
+    t.trainableVariables().forEach((p, i) => {
+      const v = tf.randomNormal(p.variable.shape, 0, 0.05, 'float32', 31 + i);
+      p.variable.assign(v);
+      v.dispose();
+    });
+    const ids = [[1, 5, 9, 17, 33, 60, 2, 7]];
+    const logitsOf = async (m: LlamaForCausalLM) => {
+      const y = m.forward({ inputIds: ids });
+      const d = (await y.data()) as Float32Array;
+      y.dispose();
+      return d;
+    };
+    const adapted = await logitsOf(llama);
+    const r = await saveMergedTts(tts, join(tmp, 'orpheus-f32'), { dtype: 'F32' });
+    assert.match(r.note ?? '', /built in code: its tokenizer is not in/);
+    const merged = await LlamaForCausalLM.fromPretrained(r.dir);
+    try {
+      const got = await logitsOf(merged);
+      let maxDiff = 0;
+      let maxAbs = 0;
+      for (let i = 0; i < got.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(got[i]! - adapted[i]!));
+        maxAbs = Math.max(maxAbs, Math.abs(adapted[i]!));
+      }
+      assert.ok(maxDiff <= 1e-4 * maxAbs, `merged logits differ by ${maxDiff} (max |logit| ${maxAbs})`);
+    } finally {
+      merged.dispose();
+    }
+    // Without its adapter the model gives other logits: the merge carried the update.
+    tts.unloadAdapter();
+    const base = await logitsOf(llama);
+    assert.ok(base.some((v, i) => Math.abs(v - adapted[i]!) > 1e-3), 'the adapter changed the logits');
+  } finally {
+    tts.dispose();
   }
 });

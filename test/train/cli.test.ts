@@ -15,6 +15,7 @@ import { decodeWav, encodeWav } from '../../src/audio';
 import { writeParquet, type DatasetRow } from '../../src/data/dataset';
 import { flagName, parseArgs, UsageError } from '../../src/train/cli';
 import { DEFAULT_TRAIN_CONFIG, TRAIN_CONFIG_FIELDS } from '../../src/train/config';
+import { ttsTrainConfig } from '../../src/train/tts';
 
 const root = resolve(__dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'ttslab-cli-'));
@@ -126,4 +127,12 @@ test('bad flags: exit code 2 and a message naming the flag and the value', async
     return [`--${flagName(f)}`, Array.isArray(v) ? v.join(',') : String(v)];
   });
   assert.deepEqual(parseArgs([...base, ...all]).train, { ...DEFAULT_TRAIN_CONFIG });
+});
+
+test('ttsTrainConfig: the family preset applies under the fields the config or the flags set', () => {
+  const preset = { trainDefaults: { loraR: 64, loraAlpha: 64, useRslora: false } };
+  const c = ttsTrainConfig(preset, { loraAlpha: 8, maxSteps: 5 });
+  assert.deepEqual([c.loraR, c.loraAlpha, c.useRslora, c.maxSteps, c.learningRate], [64, 8, false, 5, DEFAULT_TRAIN_CONFIG.learningRate]);
+  assert.equal(ttsTrainConfig({}, {}).loraR, DEFAULT_TRAIN_CONFIG.loraR);
+  assert.throws(() => ttsTrainConfig(preset, { loraR: 0 }, 'flags'), /flags: loraR must be an integer >= 1, got 0/);
 });

@@ -16,7 +16,8 @@
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ADAPTER_WEIGHTS_NAME, LoraLinear, TORCH_DTYPE, applyLora, saveMergedWeights, savePeftAdapter } from '../../lora';
+import { ADAPTER_WEIGHTS_NAME, LoraLinear, TORCH_DTYPE, applyLora, saveMergedCheckpoint, saveMergedWeights, savePeftAdapter } from '../../lora';
+import { LlamaForCausalLM } from '../llama/modeling';
 import type { LoraAdapter } from '../../lora';
 import { isLocalDir, snapshot } from '../../hub';
 import type { SnapshotOptions } from '../../hub';
@@ -193,6 +194,50 @@ export interface MergedExport {
   note: string | null;
 }
 
+/** What `saveMergedTts` reads of a Llama-based text-to-speech model (OrpheusTts, LlasaTts). */
+interface LlamaTtsLike {
+  readonly family: string;
+  readonly name: string;
+  readonly model: LlamaForCausalLM;
+  readonly options: { baseModelNameOrPath?: string | null };
+}
+
+/** The base checkpoint's folder (a local folder as is, a repo id through the cache), or null for a model built in code. */
+async function baseFolder(base: string | null, options: SaveMergedTtsOptions): Promise<string | null> {
+  if (!base) return null;
+  return (await isLocalDir(base)) ? base : snapshot(base, {
+    ...options.snapshot, allowPatterns: ['config.json', '*.safetensors', '*.safetensors.index.json', ...TOKENIZER_FILES],
+  });
+}
+
+/** Copies the tokenizer files that exist in `from` into `dir`; returns the paths written. */
+async function copyTokenizer(from: string, dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of TOKENIZER_FILES) {
+    const src = join(from, f);
+    if (!(await stat(src).catch(() => null))?.isFile()) continue;
+    await copyFile(src, join(dir, f));
+    out.push(join(dir, f));
+  }
+  return out;
+}
+
+/**
+ * Orpheus and Llasa: the Llama decoder merged (`saveMergedCheckpoint`, config.json from its
+ * LlamaConfig) plus the base's tokenizer files. Their codecs (SNAC, XCodec2) are separate
+ * repositories, so nothing else belongs in the folder.
+ */
+async function saveMergedLlamaTts(tts: LlamaTtsLike, dir: string, dtype: 'F16' | 'BF16' | 'F32', options: SaveMergedTtsOptions): Promise<MergedExport> {
+  if (!tts.model.namedLinears().some((n) => n.module instanceof LoraLinear)) {
+    throw new Error(`saveMergedTts: ${tts.name} has no LoRA adapter attached (train it or loadAdapter first); nothing to merge`);
+  }
+  const baseDir = await baseFolder(tts.options.baseModelNameOrPath ?? null, options);
+  const files = await saveMergedCheckpoint(tts.model, dir, { dtype, maxShardBytes: options.maxShardBytes });
+  if (baseDir) files.push(...(await copyTokenizer(baseDir, dir)));
+  const note = baseDir ? null : `${tts.name} was built in code: its tokenizer is not in ${dir} (only the merged weights and config.json)`;
+  return { dir, files, note };
+}
+
 /** What `saveMergedTts` reads of a CSM text-to-speech model (CsmTts has these members). */
 interface CsmLike {
   readonly family: string;
@@ -203,32 +248,32 @@ interface CsmLike {
 }
 
 /**
- * Writes a CSM model with its LoRA adapter merged (W + s B A in every wrapped linear) as a
- * plain checkpoint in transformers' layout, loadable without PEFT: `config.json` (the base
- * model's, with `torch_dtype`), the merged weights in `dtype`, and, copied from the base
- * checkpoint when the model was loaded from one, the Mimi codec (`codec_model.*`, its own
- * dtype) and the tokenizer files. The model in memory is not changed. Tensor names are
- * transformers' (a tied audio table once, as `depth_decoder.model.embed_tokens.weight`);
- * ttslab loads the folder (tested); loading it in transformers itself is not tested here.
+ * Writes a text-to-speech model with its LoRA adapter merged (W + s B A in every wrapped
+ * linear) as a plain checkpoint, loadable without PEFT. The model in memory is not changed.
  *
- * A model built in code (tiny-random-csm) has no base checkpoint: its codec and tokenizer
- * are not written, and `note` says so.
+ * - Llama-based families (Orpheus, Llasa): `saveMergedCheckpoint` (config.json from the
+ *   LlamaConfig) plus the base's tokenizer files; their codecs are repositories of their own.
+ * - CSM: `config.json` (the base model's, with `torch_dtype`), the merged weights in `dtype`
+ *   and, copied from the base checkpoint when the model was loaded from one, the Mimi codec
+ *   (`codec_model.*`, its own dtype) and the tokenizer files. Tensor names are transformers'
+ *   (a tied audio table once, as `depth_decoder.model.embed_tokens.weight`); ttslab loads
+ *   the folder (tested); loading it in transformers itself is not tested here.
+ *
+ * A model built in code (tiny-random-csm, tiny-random-orpheus) has no base checkpoint: its
+ * codec and tokenizer are not written, and `note` says so.
  */
 export async function saveMergedTts(tts: { readonly family: string; readonly name: string }, dir: string, options: SaveMergedTtsOptions = {}): Promise<MergedExport> {
   const dtype = options.dtype ?? 'BF16';
   if (!(dtype in TORCH_DTYPE)) throw new Error(`saveMergedTts: dtype must be F16, BF16 or F32, got ${JSON.stringify(dtype)}`);
+  const m = (tts as { model?: unknown }).model;
+  if (m instanceof LlamaForCausalLM) return saveMergedLlamaTts(tts as LlamaTtsLike, dir, dtype, options);
   const csm = tts as CsmLike;
-  if (tts.family !== 'csm' || !csm.model?.namedLinears) throw new Error(`saveMergedTts: ${tts.name} is a ${tts.family} model; the merged export is implemented for CSM`);
+  if (tts.family !== 'csm' || !csm.model?.namedLinears) throw new Error(`saveMergedTts: ${tts.name} is a ${tts.family} model; the merged export is implemented for CSM and Llama-based families (Orpheus, Llasa)`);
   const wrapped = csm.model.namedLinears().filter((n) => n.module instanceof LoraLinear).length;
   if (wrapped === 0) throw new Error(`saveMergedTts: ${tts.name} has no LoRA adapter attached (train it or loadAdapter first); nothing to merge`);
 
   const base = csm.options.baseModelNameOrPath ?? null;
-  let baseDir: string | null = null;
-  if (base) {
-    baseDir = (await isLocalDir(base)) ? base : await snapshot(base, {
-      ...options.snapshot, allowPatterns: ['config.json', '*.safetensors', '*.safetensors.index.json', ...TOKENIZER_FILES],
-    });
-  }
+  const baseDir = await baseFolder(base, options);
   await mkdir(dir, { recursive: true });
   let extra;
   if (baseDir) {
@@ -244,12 +289,7 @@ export async function saveMergedTts(tts: { readonly family: string; readonly nam
   files.unshift(configFile);
   if (baseDir) {
     const tokDir = (await isLocalDir(csm.processor.tokenizer.source)) ? csm.processor.tokenizer.source : baseDir;
-    for (const f of TOKENIZER_FILES) {
-      const from = join(tokDir, f);
-      if (!(await stat(from).catch(() => null))?.isFile()) continue;
-      await copyFile(from, join(dir, f));
-      files.push(join(dir, f));
-    }
+    files.push(...(await copyTokenizer(tokDir, dir)));
   }
   let note: string | null = null;
   if (!baseDir) note = `${tts.name} was built in code: its codec and tokenizer are not in ${dir} (only the merged CSM weights and config.json)`;
