@@ -7,12 +7,12 @@
  * on PATH, else the binary of the npm package `@ffmpeg-installer/ffmpeg` when installed
  * (and likewise ffprobe: `$TTSLAB_FFPROBE`, PATH, `@ffprobe-installer/ffprobe`).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { stat, open } from 'node:fs/promises';
 import { INSTALL_HINTS } from '../env/tools';
 import type { AudioData } from './wav';
 import { toMono } from './slice';
-import { resample, type ResampleOptions } from './resample';
+import { resample, resampleHalfWidth, type ResampleOptions } from './resample';
 
 /** What ffprobe says about a file's first audio stream. */
 export interface AudioInfo {
@@ -240,3 +240,146 @@ export async function decodeAudioFile(file: string, options: DecodeOptions = {})
   return { ...audio, info };
 }
 
+
+export interface WindowOptions extends DecodeOptions {
+  /** Window length in seconds at the output rate (default 30, Whisper's). */
+  windowSeconds?: number;
+}
+
+/** One window of a streamed decode: mono samples at the output rate. */
+export interface AudioWindow {
+  /** Index of the first sample of the window in the whole recording (at the output rate). */
+  offset: number;
+  /** Seconds from the start of the recording. */
+  startSeconds: number;
+  /** `[windowSamples]` mono float32, fewer in the last window. */
+  samples: Float32Array;
+  info: AudioInfo;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * Decodes a file as a stream of mono windows (default 30 s) at `sampleRate` (default the
+ * file's own), so memory stays that of a few windows however long the recording is
+ * (`decodeAudioFile` holds the whole of it). Samples are the same as `decodeAudioFile`
+ * gives: channels are averaged, and the rate is changed by `resample` block by block with
+ * enough context on each side that every output sample equals the whole-signal one. The
+ * same checks apply (missing, empty, truncated, undecodable files throw AudioFileError);
+ * damage ffmpeg reports mid-stream throws after the windows before it.
+ */
+export async function* decodeAudioWindows(file: string, options: WindowOptions = {}): AsyncGenerator<AudioWindow> {
+  const info = await probeAudio(file);
+  const size = await checkReadable(file);
+  await checkWavNotTruncated(file, size);
+  await checkOggNotTruncated(file, size);
+  const inRate = info.sampleRate;
+  const outRate = options.sampleRate ?? inRate;
+  const seconds = options.windowSeconds ?? 30;
+  if (!(seconds > 0)) throw new RangeError(`decodeAudioWindows: windowSeconds must be > 0, got ${seconds}`);
+  const g = gcd(inRate, outRate);
+  const up = outRate / g;
+  const down = inRate / g;
+  // Output windows are a whole number of resampler phases, so each starts at an input sample.
+  const outWindow = Math.max(1, Math.round((seconds * outRate) / up)) * up;
+  const inWindow = (outWindow / up) * down;
+  // Context on each side: a whole number of input steps, at least the filter's half length.
+  const pad = inRate === outRate ? 0 : Math.ceil(resampleHalfWidth(inRate, outRate, options.resample) / down) * down;
+  const padOut = (pad / down) * up;
+
+  const ffmpeg = await findFfmpegTool('ffmpeg');
+  const child = spawn(ffmpeg, ['-nostdin', '-v', 'error', '-i', file, '-map', '0:a:0', '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    if (stderr.length < 65536) stderr += d.toString('utf8');
+  });
+  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+  const ch = info.channels;
+  const frameBytes = 4 * ch;
+  // Mono input samples not yet emitted, from input index `bufStart` (the context before the window included).
+  let buf = new Float32Array(inWindow + 2 * pad + 65536);
+  let bufLen = 0;
+  let bufStart = -pad; // the first `pad` samples are the zeros before the signal
+  bufLen = pad;
+  let carry = Buffer.alloc(0);
+  let emitted = 0; // output samples emitted
+  let total = 0; // input samples decoded
+  const push = (chunk: Buffer) => {
+    const bytes = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    const frames = Math.floor(bytes.length / frameBytes);
+    if (bufLen + frames > buf.length) {
+      const bigger = new Float32Array(Math.max(buf.length * 2, bufLen + frames));
+      bigger.set(buf.subarray(0, bufLen));
+      buf = bigger;
+    }
+    for (let i = 0; i < frames; i++) {
+      let acc = 0;
+      for (let c = 0; c < ch; c++) acc += bytes.readFloatLE(i * frameBytes + 4 * c);
+      buf[bufLen + i] = ch === 1 ? acc : acc / ch;
+    }
+    bufLen += frames;
+    total += frames;
+    carry = Buffer.from(bytes.subarray(frames * frameBytes));
+  };
+  /** The output window starting at input sample `bufStart + pad`, from `n` input samples (fewer at the end). */
+  const take = (n: number, last: boolean): Float32Array => {
+    if (inRate === outRate) return buf.slice(pad, pad + n);
+    const block = buf.subarray(0, Math.min(bufLen, pad + n + pad));
+    const out = resample(block, inRate, outRate, options.resample);
+    const want = last ? Math.ceil(((bufStart + pad + n) * up) / down) - emitted : outWindow;
+    return out.slice(padOut, padOut + want);
+  };
+  const shift = (n: number) => {
+    buf.copyWithin(0, n, bufLen);
+    bufLen -= n;
+    bufStart += n;
+  };
+  const window = (samples: Float32Array): AudioWindow => {
+    const w = { offset: emitted, startSeconds: emitted / outRate, samples, info };
+    emitted += samples.length;
+    return w;
+  };
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      push(chunk);
+      while (bufLen >= pad + inWindow + pad) {
+        yield window(take(inWindow, false));
+        shift(inWindow);
+      }
+    }
+    const code = await exited;
+    const errors = stderr.split('\n').filter((l) => /error|invalid|corrupt|failed/i.test(l));
+    if (code !== 0 || errors.length > 0) {
+      throw new AudioFileError(file, `damaged or truncated: ffmpeg decoded ${(total / inRate).toFixed(3)} s and reported "${(errors[0] ?? stderr.trim().split('\n').pop() ?? `exit ${code}`).trim()}"`);
+    }
+    if (total === 0) throw new AudioFileError(file, 'zero-length audio: the stream decodes to 0 samples');
+    const tolerance = options.truncationToleranceSeconds ?? (/^(pcm_|flac$|alac$|wavpack$|tta$|ape$)/.test(info.codec) ? 0.05 : 0.05 + 4096 / inRate);
+    if (info.durationSeconds !== undefined && total / inRate + tolerance < info.durationSeconds) {
+      throw new AudioFileError(file, `truncated: the container declares ${info.durationSeconds.toFixed(3)} s but only ${(total / inRate).toFixed(3)} s decode`);
+    }
+    // The rest: zeros after the signal stand in for the context the resampler needs.
+    let rest = bufLen - pad;
+    while (rest > 0) {
+      const n = Math.min(rest, inWindow);
+      const last = n === rest;
+      if (bufLen + pad > buf.length) {
+        const bigger = new Float32Array(bufLen + pad);
+        bigger.set(buf.subarray(0, bufLen));
+        buf = bigger;
+      }
+      buf.fill(0, bufLen, bufLen + pad);
+      const saved = bufLen;
+      bufLen = Math.max(bufLen, pad + n + pad);
+      const samples = take(n, last);
+      bufLen = saved;
+      if (samples.length > 0) yield window(samples);
+      shift(n);
+      rest -= n;
+    }
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}

@@ -48,6 +48,19 @@ export function resampledLength(inputSamples: number, inRate: number, outRate: n
 }
 
 /**
+ * Half the length of the filter `resample` uses, in input samples: output samples further
+ * than this from the ends of a block depend only on the block (used to resample a stream
+ * block by block with exactly the whole-signal result).
+ */
+export function resampleHalfWidth(inRate: number, outRate: number, options: ResampleOptions = {}): number {
+  const attenuationDb = options.attenuationDb ?? 80;
+  const transition = options.transitionFraction ?? 0.1;
+  const nyquistHz = Math.min(inRate, outRate) / 2;
+  const deltaOmega = (2 * Math.PI * nyquistHz * transition) / inRate;
+  return Math.ceil(Math.ceil((attenuationDb - 7.95) / (2.285 * deltaOmega)) / 2) + 1;
+}
+
+/**
  * Resamples mono samples from `inRate` to `outRate` (both in Hz, integers). Sample n of
  * the output is at time `n / outRate`, the same instant as input sample `n * inRate / outRate`
  * (no delay). Beyond the ends the input counts as zero.

@@ -1,0 +1,75 @@
+/**
+ * Long input: a 3-hour recording (flite speech looped by ffmpeg into a 32 kbit/s MP3 in a
+ * temp folder) goes through download from a local HTTP server, streamed decode, Whisper's
+ * 30 s log-mel windows and chunking in a child process, whose peak RSS must be within 20 %
+ * of a 10-minute recording's. The whole-file path transcribe() uses today is measured for
+ * comparison (LONG_WHOLE=1 adds it: it holds the whole recording, ~1.3 GiB for 3 h).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { recordFigures, runTs } from './helpers/common';
+
+const LONG_S = Number(process.env.LONG_SECONDS ?? 3 * 3600);
+const SHORT_S = 600;
+let dir: string;
+let server: Server;
+let base: string;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ttslab-rel-long-'));
+  const speech = join(dir, 'speech.wav');
+  execFileSync('flite', ['-t', 'This is a long recording. It goes on for hours, and every part of it must be handled with the same memory.', '-o', speech]);
+  for (const [name, s] of [['short', SHORT_S], ['long', LONG_S]] as const) {
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '-1', '-i', speech, '-t', String(s), '-c:a', 'libmp3lame', '-b:a', '32k', join(dir, `${name}.mp3`)]);
+  }
+  server = createServer((req, res) => {
+    const f = join(dir, (req.url ?? '/').slice(1));
+    const size = statSync(f).size;
+    res.writeHead(200, { 'content-length': size, 'content-type': 'audio/mpeg' });
+    createReadStream(f).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+after(() => {
+  server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run { mode: string; bytes: number; seconds: number; windows: number; melFrames: number; clips: number; maxRssMiB: number; downloadS: number; processS: number }
+
+async function measure(mode: string, name: string): Promise<Run> {
+  const r = await runTs('test/reliability/children/long_child.ts', [mode, `${base}/${name}.mp3`, join(dir, `${name}-${mode}-dl.mp3`)], {}, { timeoutMs: 590_000 });
+  assert.equal(r.code, 0, r.stderr);
+  rmSync(join(dir, `${name}-${mode}-dl.mp3`), { force: true });
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Run;
+}
+
+test('3 h of audio: download, streamed decode, 30 s Whisper windows and chunking within 20 % of the peak RSS of 10 min', { timeout: 900_000 }, async () => {
+  const short = await measure('stream', 'short');
+  const long = await measure('stream', 'long');
+  for (const [r, s] of [[short, SHORT_S], [long, LONG_S]] as const) {
+    assert.ok(Math.abs(r.seconds - s) < 1, `${r.seconds} s decoded of ${s}`);
+    assert.equal(r.windows, Math.ceil(s / 30));
+    assert.equal(r.melFrames, r.windows * 3000);
+    assert.ok(r.clips > s / 25, `${r.clips} clips`);
+  }
+  const ratio = long.maxRssMiB / short.maxRssMiB;
+  const figures = [
+    { name: 'peak RSS, 10 min recording (stream path)', value: +short.maxRssMiB.toFixed(1), unit: 'MiB', detail: `${(short.bytes / 2 ** 20).toFixed(1)} MiB MP3; ${short.windows} windows; ${short.clips} clips; download ${short.downloadS.toFixed(1)} s, decode+features+chunk ${short.processS.toFixed(1)} s` },
+    { name: 'peak RSS, 3 h recording (stream path)', value: +long.maxRssMiB.toFixed(1), unit: 'MiB', detail: `${(long.bytes / 2 ** 20).toFixed(1)} MiB MP3; ${long.windows} windows; ${long.clips} clips; download ${long.downloadS.toFixed(1)} s, decode+features+chunk ${long.processS.toFixed(1)} s; ratio ${ratio.toFixed(3)}` },
+  ];
+  if (process.env.LONG_WHOLE) {
+    for (const name of ['short', 'long']) {
+      const w = await measure('whole', name);
+      figures.push({ name: `peak RSS, ${name === 'short' ? '10 min' : '3 h'} recording (whole-file decodeAudioFile + extractFeatures, as transcribe() does)`, value: +w.maxRssMiB.toFixed(1), unit: 'MiB', detail: `${w.processS.toFixed(1)} s` });
+    }
+  }
+  recordFigures('long-input', figures);
+  assert.ok(ratio <= 1.2, `peak RSS 3 h ${long.maxRssMiB.toFixed(1)} MiB vs 10 min ${short.maxRssMiB.toFixed(1)} MiB: ratio ${ratio.toFixed(3)} > 1.2`);
+});
