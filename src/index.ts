@@ -70,13 +70,15 @@ export * from './eval';
 // SNAC codec and the Orpheus token layout (Orpheus-3B).
 export * as snac from './models/snac';
 export * as orpheus from './models/orpheus';
+export { OrpheusTts, ORPHEUS_TTS_SAMPLING, ORPHEUS_LORA_TRAIN, TINY_RANDOM_ORPHEUS } from './models/orpheus';
+export type { OrpheusTtsOptions, OrpheusGeneration } from './models/orpheus';
 
 // WavLM (06/07): speaker embeddings for the speaker-similarity verifier.
 export * as wavlm from './models/wavlm';
 export { WavLMForXVector, cosineSimilarity, DEFAULT_WAVLM_SV_MODEL } from './models/wavlm';
 
 // Model selection for 04-06 and CSM behind the model interface (LoRA trainable, tiny random pipeline-check model).
-export { loadTtsModel, saveModelChoice, readModelChoice, adapterOutputDir, modelSlug, CSM_DEFAULT_REPO, MODEL_CHOICE_FILE } from './models/registry';
+export { loadTtsModel, saveModelChoice, readModelChoice, adapterOutputDir, modelSlug, CSM_DEFAULT_REPO, MODEL_CHOICE_FILE, loadSnac24k, SNAC_DIR_ENV } from './models/registry';
 export type { LoadTtsModelOptions, NotebookTtsModel } from './models/registry';
 export { CsmTts, mimiCodec, generateBaseAndFinetuned, WORKSHOP_TTS_SAMPLING, BASE_AND_FINETUNED_SYSTEMS } from './models/csm/tts';
 export type { CsmTtsOptions, Speech, AdapterSwitchable } from './models/csm/tts';
@@ -86,5 +88,6 @@ export { TINY_RANDOM_CSM, TINY_RANDOM_WARNING, TINY_MIMI_CONFIG, tinyCsmConfig, 
 
 // Llasa (Llama + XCodec2 at 16 kHz).
 export * as llasa from './models/llasa';
+export { LlasaTts, loadLlasaCheckpoint, tinyRandomLlasaTts, TINY_RANDOM_LLASA } from './models/llasa';
 export * as xcodec2 from './models/xcodec2';
 export * as w2vbert from './models/w2vbert';

@@ -15,9 +15,14 @@
  *   TTSLAB_SNAC_DIR environment variable) at the folder (see `loadSnac24k`).
  * - 'tiny-random-orpheus': a seeded tiny random Orpheus + SNAC built in code, a PIPELINE
  *   CHECK ONLY (see src/models/orpheus/tiny.ts).
+ * - 'llasa': Llasa-1B from `HKUSTAudio/Llasa-1B` (a Llama emitting one XCodec2 token per
+ *   20 ms) with XCodec2 16 kHz from `HKUSTAudio/xcodec2` (read in its original layout, or
+ *   point `codecDir` / TTSLAB_XCODEC2_DIR at a converted folder). Llasa-3B / -8B by repo id.
+ * - 'tiny-random-llasa': a seeded tiny random Llasa + XCodec2 (encoder and decoder) built in
+ *   code, a PIPELINE CHECK ONLY (see src/models/llasa/tiny.ts).
  * - A repo id or folder is read by its config.json: model_type "csm" is CSM; "llama" whose
- *   tokenizer has Orpheus' `<custom_token_N>` ids is an Orpheus fine-tune.
- * - 'llasa', 'mini': not available yet (issues below).
+ *   tokenizer has Llasa's markers is Llasa, one with Orpheus' `<custom_token_N>` ids Orpheus.
+ * - 'mini': not available yet (issue 9).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -38,6 +43,9 @@ import { LlamaForCausalLM } from './llama/modeling';
 import { ORPHEUS_PRESET } from './orpheus/generation';
 import { snacAsAudioCodec } from './orpheus/codec';
 import { TINY_RANDOM_ORPHEUS, tinyRandomOrpheus } from './orpheus/tiny';
+import { LLASA_PRESET } from './llasa/generation';
+import { isLlasaTokenizerDir, loadLlasaCheckpoint } from './llasa/load';
+import { TINY_RANDOM_LLASA, tinyRandomLlasaTts } from './llasa/tiny';
 import { ORPHEUS_LAYOUT, layoutVocabSize } from './orpheus/tokens';
 import { OrpheusTts } from './orpheus/tts';
 import { SnacModel } from './snac/modeling';
@@ -52,7 +60,6 @@ export const CSM_DEFAULT_REPO = 'unsloth/csm-1b';
 
 /** Families that have no implementation yet, and the issue that tracks each. */
 const NOT_YET: Record<string, string> = {
-  llasa: 'Llasa (Llama + XCodec2) is not available in notebooks 04-06 yet (issue 8); use "csm" or "tiny-random-csm"',
   mini: 'the offline mini model is not available yet (issue 9); use "tiny-random-csm" for a pipeline check or "csm" for CSM-1B',
 };
 
@@ -64,9 +71,10 @@ export interface LoadTtsModelOptions {
   /** Tokenizer folder when it is not in the model folder itself (default: the model folder). */
   tokenizerDir?: string;
   /**
-   * Orpheus only: the SNAC 24 kHz folder (config.json + model.safetensors, as
+   * Orpheus: the SNAC 24 kHz folder (config.json + model.safetensors, as
    * scripts/convert_snac.py writes it) or a Hub repo holding safetensors. Default: the
    * TTSLAB_SNAC_DIR environment variable, else `hubertsiuzdak/snac_24khz` through the Hub.
+   * Llasa: the XCodec2 folder or repo (default TTSLAB_XCODEC2_DIR, else `HKUSTAudio/xcodec2`).
    */
   codecDir?: string;
 }
@@ -106,10 +114,12 @@ export async function loadTtsModel(model: string, options: LoadTtsModelOptions =
   if (typeof model !== 'string' || model.trim() === '') throw new Error(`model must be a non-empty string, got ${JSON.stringify(model)}`);
   if (model === TINY_RANDOM_CSM) return tinyRandomTts(options.seed ?? 0);
   if (model === TINY_RANDOM_ORPHEUS) return tinyRandomOrpheus(options.seed ?? 0);
+  if (model === TINY_RANDOM_LLASA) return tinyRandomLlasaTts(options.seed ?? 0);
   if (model in NOT_YET) throw new Error(`model ${JSON.stringify(model)}: ${NOT_YET[model]}`);
   if (await isLocalDir(model)) return loadCheckpoint(model, model, options);
   const choice = parseModelChoice(model, 'MODEL');
   if (choice.kind === 'family' && choice.family === 'orpheus') return loadCheckpoint(ORPHEUS_PRESET.repoId, model, options);
+  if (choice.kind === 'family' && choice.family === 'llasa') return loadCheckpoint(LLASA_PRESET.repoId, model, options);
   const repo = choice.kind === 'family' ? CSM_DEFAULT_REPO : choice.repoId;
   return loadCheckpoint(repo, model, options);
 }
@@ -143,10 +153,15 @@ async function loadCheckpoint(repoOrDir: string, asked: string, options: LoadTts
   const hf = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   // The snapshot folder of a Hub repo is named by its commit, which pins the weights for the codes cache.
   const weightsId = (await isLocalDir(repoOrDir)) ? dir : `${repoOrDir}@${basename(dir)}`;
-  const name = asked === 'csm' ? CSM_DEFAULT_REPO : asked === 'orpheus' ? ORPHEUS_PRESET.repoId : asked;
-  if (hf.model_type === 'llama') return loadOrpheusCheckpoint(repoOrDir, dir, name, options);
+  const name = asked === 'csm' ? CSM_DEFAULT_REPO : asked === 'orpheus' ? ORPHEUS_PRESET.repoId : asked === 'llasa' ? LLASA_PRESET.repoId : asked;
+  if (hf.model_type === 'llama') {
+    if (await isLlasaTokenizerDir(options.tokenizerDir ?? dir)) {
+      return loadLlasaCheckpoint(repoOrDir, { snapshot: options.snapshot, codec: options.codecDir, name });
+    }
+    return loadOrpheusCheckpoint(repoOrDir, dir, name, options);
+  }
   if (hf.model_type !== 'csm') {
-    throw new Error(`${repoOrDir}: config.json has model_type ${JSON.stringify(hf.model_type)}; CSM ("csm") and Orpheus ("llama") checkpoints load here`);
+    throw new Error(`${repoOrDir}: config.json has model_type ${JSON.stringify(hf.model_type)}; CSM ("csm"), Llasa and Orpheus ("llama") checkpoints load here`);
   }
   return loadCsmCheckpoint(repoOrDir, dir, hf, weightsId, name, options);
 }

@@ -313,12 +313,12 @@ describe('CsmTts and the registry', () => {
     }
   });
 
-  test('errors: families not built yet name their issue; csm offline without the cache names the repo', async () => {
-    await assert.rejects(loadTtsModel('orpheus'), /not available in notebooks 04-06 yet \(issue 8\)/);
-    await assert.rejects(loadTtsModel('llasa'), /issue 8/);
+  test('errors: a family not built yet names its issue; offline without the cache each family names its repo', async () => {
     await assert.rejects(loadTtsModel('mini'), /issue 9/);
     await assert.rejects(loadTtsModel('not a model!'), /MODEL must be one of/);
     const cacheDir = join(tmp, 'empty-hub-cache');
+    await assert.rejects(loadTtsModel('orpheus', { snapshot: { offline: true, cacheDir } }), /canopylabs\/orpheus-3b-0\.1-ft/);
+    await assert.rejects(loadTtsModel('llasa', { snapshot: { offline: true, cacheDir } }), /HKUSTAudio\/Llasa-1B/);
     await assert.rejects(loadTtsModel('csm', { snapshot: { offline: true, cacheDir } }), (e: Error) => {
       assert.match(e.message, new RegExp(CSM_DEFAULT_REPO.replace('/', '\\/')));
       assert.match(e.message, /not in the cache/);
