@@ -27,10 +27,11 @@ const PARSERS = [
 
 interface FuzzResult { parser: string; cases: number; outcomes: Record<string, number>; kinds: Record<string, number>; unexpected: unknown[]; unexpectedCount: number }
 
-function fuzz(parser: string, seed: number, dir: string): Promise<{ result?: FuzzResult; failure?: string; maxCaseMs: number; seconds: number }> {
+async function fuzz(parser: string, seed: number, dir: string): Promise<{ result?: FuzzResult; failure?: string; maxCaseMs: number; seconds: number }> {
+  const script = await bundled('test/reliability/children/fuzz_child.ts');
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const p = spawn(process.execPath, [bundled('test/reliability/children/fuzz_child.ts'), parser, String(CASES), String(seed), dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [script, parser, String(CASES), String(seed), dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let current = -1;
     let last = Date.now();
     let maxCaseMs = 0;

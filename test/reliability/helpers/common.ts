@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '..', '..', '..');
 
@@ -25,28 +25,41 @@ export interface ChildResult {
   stderr: string;
 }
 
-const bundles = new Map<string, string>();
+const bundles = new Map<string, Promise<string>>();
 
 /**
  * A child script bundled once (esbuild, the compiler tsx itself runs) into one CommonJS
  * file under node_modules/.cache, so the dozens of children a kill-point test starts each
  * load in a fraction of the time tsx takes to compile the sources again. Packages stay
- * external and resolve from the repository's node_modules.
+ * external and resolve from the repository's node_modules; `__dirname` and `__filename`
+ * keep the values they have in each source file (src/paths.ts finds the project root by them).
  */
-export function bundled(file: string): string {
+export function bundled(file: string): Promise<string> {
   let out = bundles.get(file);
   if (out) return out;
-  const esbuild = require('esbuild') as { buildSync(o: Record<string, unknown>): unknown };
-  out = join(ROOT, 'node_modules', '.cache', 'ttslab-reliability', `${process.pid}-${file.replace(/[^A-Za-z0-9]+/g, '_')}.cjs`);
-  esbuild.buildSync({ entryPoints: [join(ROOT, file)], bundle: true, platform: 'node', format: 'cjs', target: 'node20', packages: 'external', outfile: out, logLevel: 'error' });
+  const esbuild = require('esbuild') as { build(o: Record<string, unknown>): Promise<unknown> };
+  const outfile = join(ROOT, 'node_modules', '.cache', 'ttslab-reliability', `${process.pid}-${file.replace(/[^A-Za-z0-9]+/g, '_')}.cjs`);
+  const sourcePaths = {
+    name: 'source-paths',
+    setup(b: { onLoad(o: { filter: RegExp }, f: (a: { path: string }) => { contents: string; loader: string }): void }) {
+      b.onLoad({ filter: /\.ts$/ }, (a) => ({
+        contents: readFileSync(a.path, 'utf8').replace(/\b__dirname\b/g, JSON.stringify(dirname(a.path))).replace(/\b__filename\b/g, JSON.stringify(a.path)),
+        loader: 'ts',
+      }));
+    },
+  };
+  out = esbuild.build({ entryPoints: [join(ROOT, file)], bundle: true, platform: 'node', format: 'cjs', target: 'node20', packages: 'external', outfile, logLevel: 'error', plugins: [sourcePaths] })
+    .then(() => {
+      process.on('exit', () => rmSync(outfile, { force: true }));
+      return outfile;
+    });
   bundles.set(file, out);
-  process.on('exit', () => rmSync(out!, { force: true }));
   return out;
 }
 
 /** Runs a TypeScript file (bundled, see `bundled`) with node from the repository root; resolves when it exits. */
-export function runTs(file: string, args: string[] = [], env: Record<string, string> = {}, options: { timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<ChildResult> {
-  const script = bundled(file);
+export async function runTs(file: string, args: string[] = [], env: Record<string, string> = {}, options: { timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<ChildResult> {
+  const script = await bundled(file);
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
       cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
