@@ -37,8 +37,16 @@ export interface Expected {
   long_mask_sum: number;
   /** attention_mask.sum(-1) of the short clip's features (fixtures made after the pipeline-word runs were added). */
   short_mask_sum?: number;
-  /** transformers' ASR pipeline words (`return_timestamps="word"`), by input (same condition). */
-  pipeline_words?: Record<'short' | 'long', { text: string; start: number; end: number }[]>;
+  /**
+   * transformers' ASR pipeline words (`return_timestamps="word"`), by input, decoded greedily:
+   * the pipeline called with `generate_kwargs` = `pipeline_generate_kwargs` (num_beams 1; the
+   * pipeline's own default, `pipeline_default_num_beams`, is 5). Fixtures made after
+   * make_whisper_fixtures.py recorded it; earlier ones hold `pipeline_words`, the beam-search
+   * words, which greedy decoding cannot reproduce (not compared).
+   */
+  pipeline_words_greedy?: Record<'short' | 'long', { text: string; start: number; end: number }[]>;
+  pipeline_generate_kwargs?: Record<string, unknown>;
+  pipeline_default_num_beams?: number;
   decoder_input_ids: number[];
   detected_language_short: number;
   detected_language_long: number;

@@ -1,12 +1,14 @@
 /**
  * transcribe(): openai-whisper-style JSON from a file or samples (segments as transformers'
  * generate cuts them on the fixture model), word times (those of transformers' tokens and
- * token times on the short clip), and the boundary cases: audio
+ * token times on the short clip; those of transformers' ASR pipeline, greedy, on the short
+ * clip and the long input), and the boundary cases: audio
  * shorter than 0.1 s, a wrong sample rate, non-finite samples (clear errors) and silence
  * (an empty transcript with a warning).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -94,14 +96,51 @@ describe('whisper transcribe', () => {
     console.log(`short: ${got.flat().length} words, worst time difference ${worst.toExponential(2)} s`);
   });
 
-  test('word timestamps as transformers\' ASR pipeline (return_timestamps="word") on the short clip and the long input', async (t) => {
-    const e = loadExpected();
-    if (!e.pipeline_words) {
-      t.skip('expected.json has no pipeline_words: regenerate it with test/fixtures/make_whisper_fixtures.py');
+  test('word timestamps as transformers\' pipeline word step on its generate() output (greedy; words.json generate_runs)', async (t) => {
+    // The pipeline's generate() call for unchunked audio (attention mask passed, token
+    // timestamps, segments) is the fixture's short_token_timestamps_mask / long_token_timestamps
+    // run; make_whisper_fixtures.py hands their tokens and times to transformers' _decode_asr
+    // as the pipeline does. transcribe must decode the same tokens and make the same words.
+    type RunWords = { run: string; tokens: number[]; words: { text: string; start: number; end: number }[] };
+    const doc = JSON.parse(readFileSync(join(FIXTURE_DIR, 'words.json'), 'utf8')) as { generate_runs?: Record<'short' | 'long', RunWords> };
+    const runs = doc.generate_runs;
+    if (!runs) {
+      t.skip('words.json has no generate_runs: rerun test/fixtures/make_whisper_fixtures.py --words-only --out whisper');
       return;
     }
-    const pipelineWords = e.pipeline_words;
+    const e = loadExpected();
     const inputs: ['short' | 'long', Float32Array][] = [['short', readWavF32('short.wav')], ['long', longInput(e)]];
+    let compared = 0;
+    for (const [name, audio] of inputs) {
+      const ref: RunWords = runs[name];
+      assert.deepEqual(ref.tokens, e.runs[ref.run]?.sequences[0], `words.json generate_runs.${name} was made from another expected.json (run ${ref.run})`);
+      const out = await transcribe(audio, { ...opts, wordTimestamps: true });
+      const got = out.segments.flatMap((s) => s.words ?? []);
+      assert.deepEqual(got.map((w) => w.word), ref.words.map((w) => w.text), `${name}: words`);
+      let worst = 0;
+      got.forEach((w, i) => { worst = Math.max(worst, Math.abs(w.start - ref.words[i]!.start), Math.abs(w.end - ref.words[i]!.end)); });
+      assert.ok(worst <= 0.02 + 1e-6, `${name}: worst word time difference ${worst} s`);
+      compared += got.length;
+      console.log(`${ref.run} words: ${got.length}, worst time difference ${worst.toExponential(2)} s`);
+    }
+    assert.ok(compared > 0, 'transformers made no words on either input');
+  });
+
+  test('word timestamps as transformers\' ASR pipeline (return_timestamps="word", num_beams=1) on the short clip and the long input', async (t) => {
+    // The pipeline's default decoding is beam search (its _default_generation_config sets
+    // num_beams 5 where the model's generation_config leaves it unset); transcribe decodes
+    // greedily, so the fixture calls the pipeline with num_beams=1 and otherwise its defaults
+    // (attention mask passed, language and max_new_tokens as opts).
+    const e = loadExpected();
+    if (!e.pipeline_words_greedy) {
+      t.skip('expected.json has no pipeline_words_greedy (the ASR pipeline with num_beams=1): regenerate it with test/fixtures/make_whisper_fixtures.py');
+      return;
+    }
+    assert.deepEqual(e.pipeline_generate_kwargs, { language: 'en', task: 'transcribe', max_new_tokens: opts.maxNewTokens, num_beams: 1 },
+      'the pipeline run\'s generate_kwargs are not the settings of opts');
+    const pipelineWords = e.pipeline_words_greedy;
+    const inputs: ['short' | 'long', Float32Array][] = [['short', readWavF32('short.wav')], ['long', longInput(e)]];
+    let compared = 0;
     for (const [name, audio] of inputs) {
       const want: { text: string; start: number; end: number }[] = pipelineWords[name];
       const out = await transcribe(audio, { ...opts, wordTimestamps: true });
@@ -110,8 +149,10 @@ describe('whisper transcribe', () => {
       let worst = 0;
       got.forEach((w, i) => { worst = Math.max(worst, Math.abs(w.start - want[i]!.start), Math.abs(w.end - want[i]!.end)); });
       assert.ok(worst <= 0.02 + 1e-6, `${name}: worst word time difference ${worst} s`);
+      compared += got.length;
       console.log(`pipeline ${name}: ${got.length} words, worst time difference ${worst.toExponential(2)} s`);
     }
+    assert.ok(compared > 0, 'the pipeline gave no words on either input');
   });
 
   test('audio shorter than 0.1 s is a clear error', async () => {
