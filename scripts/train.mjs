@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// `npm run train -- --config run.json` (or `ttslab train --config run.json`): the LoRA
-// training loop in a terminal, from the built library (dist/). See src/train/cli.ts for
-// the run file's fields.
+// `npm run train -- --model <model> --data <work folder> [--<TrainConfig flag> ...]` or
+// `-- --config run.json`: the LoRA training loop in a terminal, from the built library
+// (dist/), through the same calls notebook 05 makes. See src/train/cli.ts.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);

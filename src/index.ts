@@ -82,8 +82,8 @@ export { loadTtsModel, saveModelChoice, readModelChoice, adapterOutputDir, model
 export type { LoadTtsModelOptions, NotebookTtsModel } from './models/registry';
 export { CsmTts, mimiCodec, generateBaseAndFinetuned, WORKSHOP_TTS_SAMPLING, BASE_AND_FINETUNED_SYSTEMS } from './models/csm/tts';
 export type { CsmTtsOptions, Speech, AdapterSwitchable } from './models/csm/tts';
-export { CsmLoraTrainable, csmTrainingExample, CSM_TRAIN_STATE_NAME } from './models/csm/trainable';
-export type { CsmTrainingExample, CsmTrainBatch, CsmTrainableOptions } from './models/csm/trainable';
+export { CsmLoraTrainable, csmTrainingExample, CSM_TRAIN_STATE_NAME, saveMergedTts } from './models/csm/trainable';
+export type { CsmTrainingExample, CsmTrainBatch, CsmTrainableOptions, SaveMergedTtsOptions, MergedExport } from './models/csm/trainable';
 export { TINY_RANDOM_CSM, TINY_RANDOM_WARNING, TINY_MIMI_CONFIG, tinyCsmConfig, tinyCsmTokenizer, tinyRandomCsm, tinyRandomMimi } from './models/csm/tiny';
 
 // Llasa (Llama + XCodec2 at 16 kHz).

@@ -16,3 +16,5 @@ export { METRICS_FILE_NAME, MetricsLog, TrainingPlot, readMetrics } from './metr
 export type { StepMetrics } from './metrics';
 export { NonFiniteError, evaluate, train } from './trainer';
 export type { MemoryReport, TrainOptions, TrainResult } from './trainer';
+export { resolveTrainingData, trainTts, ttsTrainConfig, ttsTrainingData } from './tts';
+export type { TrainingDataSource, TtsTrainingData, TtsTrainingDataOptions } from './tts';

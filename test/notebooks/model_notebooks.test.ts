@@ -71,7 +71,7 @@ test('01-06 on the tiny random CSM: tokenize, train until the loss falls, save a
   assert.equal(keys.length, 2 * 7 * 4, 'A and B of 7 projections in 2 backbone + 2 depth-decoder layers');
   // nbclient applies update_display_data in place, so the train cell holds ONE plot output,
   // whose final figure must hold all 8 steps (the plot was updated while training ran).
-  const trainCell = cells('05_train_lora').find((c) => joined(c.source).includes('await train('))!;
+  const trainCell = cells('05_train_lora').find((c) => joined(c.source).includes('await trainTts('))!;
   const plots = (trainCell.outputs ?? []).map((o) => joined(o.data?.['text/html'])).filter((h) => h.includes('class="ttslab-plot"'));
   assert.equal(plots.length, 1, 'one plot output, updated in place');
   const lossTrace = /"name":"loss","x":\[([^\]]*)\]/.exec(plots[0]!);
