@@ -73,3 +73,29 @@ test('3 h of audio: download, streamed decode, 30 s Whisper windows and chunking
   recordFigures('long-input', figures);
   assert.ok(ratio <= 1.2, `peak RSS 3 h ${long.maxRssMiB.toFixed(1)} MiB vs 10 min ${short.maxRssMiB.toFixed(1)} MiB: ratio ${ratio.toFixed(3)} > 1.2`);
 });
+
+test('decodeAudioWindows gives exactly the samples of decodeAudioFile, window by window, with and without resampling', async () => {
+  const { decodeAudioFile, decodeAudioWindows } = await import('../../src/audio/ffmpeg');
+  const stereo = join(dir, 'stereo.flac');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100:duration=3.3', '-f', 'lavfi', '-i', 'anoisesrc=r=44100:d=3.3:a=0.1', '-filter_complex', '[0][1]amerge=inputs=2', '-c:a', 'flac', stereo]);
+  for (const [file, rate, seconds] of [[stereo, 16000, 1], [stereo, 44100, 0.7], [stereo, 22050, 30], [join(dir, 'short.mp3'), 16000, 7]] as const) {
+    const whole = (await decodeAudioFile(file, { sampleRate: rate })).channels[0]!;
+    const got = new Float32Array(whole.length + 16);
+    let n = 0;
+    let windows = 0;
+    for await (const w of decodeAudioWindows(file, { sampleRate: rate, windowSeconds: seconds })) {
+      assert.equal(w.offset, n);
+      got.set(w.samples, n);
+      n += w.samples.length;
+      windows++;
+    }
+    assert.equal(n, whole.length, `${file} at ${rate} Hz`);
+    assert.equal(windows, Math.ceil(whole.length / Math.round(seconds * rate)) || 1);
+    for (let i = 0; i < n; i++) if (got[i] !== whole[i]) assert.fail(`${file} at ${rate} Hz: sample ${i} is ${got[i]}, whole-file decode gives ${whole[i]}`);
+  }
+  const cut = join(dir, 'cut.mp3');
+  execFileSync('sh', ['-c', `head -c 300000 ${join(dir, 'short.mp3')} > ${cut}`]);
+  await assert.rejects(async () => {
+    for await (const _ of decodeAudioWindows(cut, { sampleRate: 16000 })) void _;
+  }, /cut\.mp3: truncated/);
+});
