@@ -9,11 +9,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint } from '../../src/weights/checkpoint';
-import { listCheckpoints, readTrainerState } from '../../src/train/checkpoint';
+import { listCheckpoints, readTrainerState, removeStaleTemp } from '../../src/train/checkpoint';
+import { adapterFiles } from './helpers/adapter_versions';
 import { readMetrics } from '../../src/train/metrics';
 import { killPoints, recordFigures, runWithKillPoint } from './helpers/common';
 
@@ -92,9 +93,6 @@ test(`checkpoint saving: SIGKILL at ${POINTS} seeded filesystem operations, resu
 });
 
 test('replacing a folder (the final adapter/): a kill at every operation leaves the old or the new one after removeStaleTemp', { timeout: 300_000 }, async () => {
-  const { adapterFiles } = await import('./helpers/adapter_versions');
-  const { removeStaleTemp } = await import('../../src/train/checkpoint');
-  const { mkdirSync, writeFileSync, readFileSync } = await import('node:fs');
   const tmp = mkdtempSync(join(tmpdir(), 'ttslab-rel-ad-'));
   const out = join(tmp, 'run');
   const note = join(tmp, 'note.json');

@@ -12,6 +12,7 @@ import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeAudioFile, decodeAudioWindows } from '../../src/audio/ffmpeg';
 import { recordFigures, runTs } from './helpers/common';
 
 const LONG_S = Number(process.env.LONG_SECONDS ?? 3 * 3600);
@@ -75,7 +76,6 @@ test('3 h of audio: download, streamed decode, 30 s Whisper windows and chunking
 });
 
 test('decodeAudioWindows gives exactly the samples of decodeAudioFile, window by window, with and without resampling', async () => {
-  const { decodeAudioFile, decodeAudioWindows } = await import('../../src/audio/ffmpeg');
   const stereo = join(dir, 'stereo.flac');
   execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100:duration=3.3', '-f', 'lavfi', '-i', 'anoisesrc=r=44100:d=3.3:a=0.1', '-filter_complex', '[0][1]amerge=inputs=2', '-c:a', 'flac', stereo]);
   for (const [file, rate, seconds] of [[stereo, 16000, 1], [stereo, 44100, 0.7], [stereo, 22050, 30], [join(dir, 'short.mp3'), 16000, 7]] as const) {

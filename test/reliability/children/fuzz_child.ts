@@ -96,23 +96,23 @@ function safetensorsCase(): Uint8Array {
     case 'huge-length': return st(valid, data, pick([2n ** 63n, 2n ** 64n - 1n, 100_000_001n, 2n ** 32n, BigInt(Number.MAX_SAFE_INTEGER) + 2n]));
     case 'length': return st(valid, data, BigInt(int(200)));
     case 'offsets-out-of-range': {
-      const h = structuredClone(valid) as Record<string, { data_offsets: unknown[] }>;
+      const h = structuredClone(valid) as unknown as Record<string, { data_offsets: unknown[] }>;
       h.b!.data_offsets = [pick([16, 0, -1, 22]), pick([23, 2 ** 40, 2 ** 64, 1e308, -5, 15, 16.5])];
       return st(h, data);
     }
     case 'overlap': {
-      const h = structuredClone(valid) as Record<string, { data_offsets: unknown[]; shape: number[] }>;
+      const h = structuredClone(valid) as unknown as Record<string, { data_offsets: unknown[]; shape: number[] }>;
       h.b!.data_offsets = [pick([0, 8, 14]), pick([6, 14, 20])];
       return st(h, data);
     }
     case 'dtype': {
-      const h = structuredClone(valid) as Record<string, { dtype: unknown }>;
+      const h = structuredClone(valid) as unknown as Record<string, { dtype: unknown }>;
       h[pick(['a', 'b'])]!.dtype = pick(DTYPES);
       return st(h, data);
     }
     case 'non-object': return st(null, data, undefined, pick(['[]', '"x"', '1', 'null', 'true', '[{"a":1}]', '{"a": 1}', '{"a": []}', '{', '', ' {}']));
     case 'shape': {
-      const h = structuredClone(valid) as Record<string, { shape: unknown }>;
+      const h = structuredClone(valid) as unknown as Record<string, { shape: unknown }>;
       h[pick(['a', 'b'])]!.shape = pick([[-1, 4], [2 ** 31, 2 ** 31], [1e308], 'x', [1.5], [null], [], [2, 2, 2], [[2]], [2 ** 53, 2]]);
       return st(h, data);
     }
