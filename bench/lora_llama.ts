@@ -131,11 +131,8 @@ function runTorch(name: string, shape: Shape, lora: TrainConfig): TorchResult | 
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as TorchResult;
 }
 
-async function benchModel(name: string, shape: Shape, info: Awaited<ReturnType<typeof initRuntime>>): Promise<{ rows: BenchRow[]; device?: string }> {
+async function benchModel(name: string, shape: Shape, info: Awaited<ReturnType<typeof initRuntime>>, torch: TorchResult | undefined): Promise<{ rows: BenchRow[]; device?: string }> {
   const lora = validateTrainConfig({ ...shape.lora, loraDropout: 0 });
-  // PyTorch first, in its own process, so the two never share GPU memory.
-  const torch = runTorch(name, shape, lora);
-  if (torch?.error) console.log(`PyTorch ${name} bench failed:\n${torch.error}`);
   const pt = (key: string) => torch?.rows?.[key] ?? null;
   const tokens = BENCH.batch * BENCH.seq;
   const label = `${name} lora step B=${BENCH.batch}x${BENCH.seq}`;
@@ -163,8 +160,18 @@ async function benchModel(name: string, shape: Shape, info: Awaited<ReturnType<t
       await sync();
     };
     t0 = performance.now();
+    // A buffer WebGPU could not allocate does not throw: the kernels that use it are skipped and
+    // the numbers are garbage. Out-of-memory and validation errors of the first step fail the row.
+    ctx?.device.pushErrorScope('out-of-memory');
+    ctx?.device.pushErrorScope('validation');
     const peak = await peakBytes(step); // first step: compiles pipelines; also the memory probe
     const first = performance.now() - t0;
+    if (ctx) {
+      const validation = await ctx.device.popErrorScope();
+      const oom = await ctx.device.popErrorScope();
+      const err = oom ?? validation;
+      if (err) throw new Error(`WebGPU ${oom ? 'out of memory' : 'validation error'} during the first step (results would be invalid): ${err.message.split('\n')[0]}`);
+    }
     const ts: number[] = [];
     for (let i = 0; i < BENCH.steps; i++) {
       const t = performance.now();
@@ -196,9 +203,18 @@ async function main(): Promise<void> {
   console.log(`ttslab backend ${info.backend} (${info.webgpu?.description ?? '-'}); batch ${BENCH.batch} x ${BENCH.seq} tokens`);
   const all: BenchRow[] = [];
   let device: string | undefined;
+  const shapeOf = (name: string): Shape => (tiny ? { config: { ...TINY, vocab_size: 2061 }, lora: ORPHEUS_LORA_TRAIN } : MODELS[name]!);
+  // Every PyTorch side first, each in its own process: ttslab's WebGPU device keeps its buffer
+  // pool until this process exits, which would starve a later PyTorch run of GPU memory.
+  const torchResults = new Map<string, TorchResult | undefined>();
   for (const name of names) {
-    const shape = tiny ? { config: { ...TINY, vocab_size: 2061 }, lora: ORPHEUS_LORA_TRAIN } : MODELS[name]!;
-    const r = await benchModel(name, shape, info);
+    const shape = shapeOf(name);
+    const torch = runTorch(name, shape, validateTrainConfig({ ...shape.lora, loraDropout: 0 }));
+    if (torch?.error) console.log(`PyTorch ${name} bench failed:\n${torch.error}`);
+    torchResults.set(name, torch);
+  }
+  for (const name of names) {
+    const r = await benchModel(name, shapeOf(name), info, torchResults.get(name));
     device ??= r.device;
     all.push(...r.rows);
     // Kept after each model: a later one may run out of memory or time.
