@@ -17,7 +17,7 @@ import type { TokenBatch } from '../../train/llama';
 import type { TokenExample } from '../../train/types';
 import type { LlamaForCausalLM } from '../llama/modeling';
 import type { AudioCodec, CodedClip, Codes, ContextTurn, TtsGenerateRequest, TtsModel, TtsSampling } from '../types';
-import { LLASA_LORA_TRAIN, LLASA_PRESET, generateLlasaSpeech } from './generation';
+import { LLASA_LORA_TRAIN, LLASA_MAX_LENGTH, LLASA_PRESET, generateLlasaSpeech } from './generation';
 import type { LlasaProcessor, LlasaPromptClip } from './processor';
 import type { TokenIssue } from './tokens';
 
@@ -152,13 +152,37 @@ export class LlasaTts implements TtsModel<TokenExample, TokenBatch> {
     }
     const out = await generateLlasaSpeech(this.model, this.processor, request.text, {
       ...sampling,
-      clip: contextToClip(request.context ?? []),
+      clip: this.fitContext(request),
       // + 1: room for the stop token after the last frame.
       maxNewTokens: request.maxNewFrames === undefined ? undefined : request.maxNewFrames + 1,
       seed: request.seed,
       onInvalid: this.options.onInvalidSpeech ?? 'throw',
     });
     return { codes: out.codes.map((c) => [c]), stopped: out.ended, invalid: out.invalid };
+  }
+
+  /**
+   * The cloning clip of the request's context turns, oldest turns dropped (with a warning that
+   * names them) until the prompt leaves room for the new speech in Llasa's 2048-token context:
+   * `maxNewFrames` + 1 tokens when set, else at least a quarter of the context. A turn is
+   * dropped whole, never cut: its text must stay the transcript of its audio.
+   */
+  private fitContext(request: TtsGenerateRequest): LlasaPromptClip | undefined {
+    const turns = [...(request.context ?? [])];
+    const need = request.maxNewFrames !== undefined ? request.maxNewFrames + 1 : Math.ceil(LLASA_MAX_LENGTH / 4);
+    let dropped = 0;
+    for (;;) {
+      const clip = contextToClip(turns);
+      if (!clip || this.processor.prompt(request.text, clip).length + need <= LLASA_MAX_LENGTH) {
+        if (dropped > 0) {
+          console.warn(`Llasa: dropped the ${dropped} oldest cloning-context turn(s) of ${dropped + turns.length}: prompt + ${need} new tokens must fit in ${LLASA_MAX_LENGTH} tokens`
+            + (turns.length === 0 ? ' (none fit: generating without a cloning context; use a shorter reference clip)' : ''));
+        }
+        return clip;
+      }
+      turns.shift();
+      dropped++;
+    }
   }
 
   dispose(): void {

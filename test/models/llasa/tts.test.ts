@@ -125,6 +125,31 @@ describe('tiny random Llasa', () => {
     await assert.rejects(tts.generate({ text: 'Hi.', speaker: 0, sampling, seed: 1, maxNewFrames: 0 }), /maxNewFrames must be an integer >= 1, got 0/);
   });
 
+  test('a cloning context too long for the 2048-token context: oldest turns dropped whole, with a warning naming the count', async () => {
+    const sampling = { ...LLASA_PRESET.sampling };
+    const turn = (n: number, text: string) => ({ codes: Array.from({ length: n }, (_, i) => [i % TINY_LLASA_SPEECH_TOKENS]), text, speaker: 0 });
+    const long = turn(1500, 'A long earlier clip.');
+    const short = turn(40, 'A short one.');
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (m: unknown) => { warnings.push(String(m)); };
+    try {
+      // long + short + the new text do not fit with 400 new tokens; short alone does.
+      const kept = await tts.generateWithStatus({ text: 'Hi.', speaker: 0, sampling, seed: 3, maxNewFrames: 400, context: [long, short] });
+      const onlyShort = await tts.generateWithStatus({ text: 'Hi.', speaker: 0, sampling, seed: 3, maxNewFrames: 400, context: [short] });
+      assert.deepEqual(kept, onlyShort);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /dropped the 1 oldest cloning-context turn\(s\) of 2/);
+      // Nothing fits: zero-shot, said so.
+      const none = await tts.generateWithStatus({ text: 'Hi.', speaker: 0, sampling, seed: 3, maxNewFrames: 1000, context: [long] });
+      const zeroShot = await tts.generateWithStatus({ text: 'Hi.', speaker: 0, sampling, seed: 3, maxNewFrames: 1000 });
+      assert.deepEqual(none, zeroShot);
+      assert.match(warnings[1]!, /none fit: generating without a cloning context/);
+    } finally {
+      console.warn = warn;
+    }
+  });
+
   test('the preset is the reference recipe', () => {
     assert.equal(LLASA_PRESET.repoId, 'HKUSTAudio/Llasa-1B');
     assert.deepEqual({ ...LLASA_PRESET.train }, {
