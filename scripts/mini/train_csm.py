@@ -1,0 +1,285 @@
+"""Trains the mini CSM on the corpus codes and saves it with the mini Mimi inside.
+
+    python3 scripts/mini/train_csm.py CORPUS_MANIFEST CODEC_DIR OUT_DIR --minutes 7 [--batch 64]
+
+CORPUS_MANIFEST: corpus.py's manifest.jsonl. CODEC_DIR: train_codec.py's output (mimi/ and
+codes.npz, the codes of every manifest row in order).
+
+The model is transformers' CsmForConditionalGeneration (CSM_KWARGS) with `codec_config` =
+the mini Mimi's config; the trained Mimi is loaded into `codec_model` so the saved folder
+has CSM-1B's layout (codec as `codec_model.*`), which ttslab's `loadTtsModel(folder)` reads.
+
+Text is CSM's processor format, one turn per clip: `<bos>[speaker]text<eos>` then one
+`<|AUDIO|>` per frame and `<|audio_eos|>`, with a byte-level tokenizer (id = UTF-8 byte,
+then 4 specials; tokenizer.json is written next to the weights). Inputs go in as
+inputs_embeds, built as transformers' `_merge_input_ids_with_input_values` builds them
+(text table at text positions, the summed codebook embeddings at audio positions, the
+all-`codebook_eos_token_id` frame at `<|audio_eos|>`), and labels as the 3-D
+`[batch, seq, codebooks]` tensor that method makes; CsmForConditionalGeneration.forward
+then gives the backbone loss (codebook 0, shifted) + the depth decoder loss (codebooks 1..7
+of every frame: the amortisation ratio is 1, affordable at this size). Right padding:
+positions 0..n-1 equal ttslab's positions-from-mask.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import MIMI_KWARGS  # noqa: E402
+
+BYTE_TOKENS = 256
+SPECIALS = ['<|begin_of_text|>', '<|end_of_text|>', '<|AUDIO|>', '<|audio_eos|>']
+BOS, EOS, AUDIO, AUDIO_EOS = (BYTE_TOKENS + i for i in range(4))
+CODEBOOK = MIMI_KWARGS['codebook_size']
+NUM_CODEBOOKS = MIMI_KWARGS['num_quantizers']
+
+CSM_KWARGS = dict(
+    num_codebooks=NUM_CODEBOOKS,
+    vocab_size=CODEBOOK,  # the audio vocabulary is exactly the codec's codes: every sampled code decodes
+    text_vocab_size=BYTE_TOKENS + len(SPECIALS),
+    hidden_size=256,
+    intermediate_size=512,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=64,
+    max_position_embeddings=2048,
+    rms_norm_eps=1e-5,
+    rope_parameters={'rope_type': 'default', 'rope_theta': 500000.0},
+    pad_token_id=EOS,
+    bos_token_id=BOS,
+    codebook_pad_token_id=CODEBOOK - 1,
+    codebook_eos_token_id=0,
+    audio_token_id=AUDIO,
+    audio_eos_token_id=AUDIO_EOS,
+    tie_codebooks_embeddings=True,
+    depth_decoder_config=dict(
+        num_codebooks=NUM_CODEBOOKS,
+        backbone_hidden_size=256,
+        vocab_size=CODEBOOK,
+        hidden_size=128,
+        intermediate_size=384,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=32,
+        max_position_embeddings=NUM_CODEBOOKS + 1,
+        rms_norm_eps=1e-5,
+        rope_parameters={'rope_type': 'default', 'rope_theta': 500000.0},
+    ),
+)
+
+
+def bytes_to_unicode() -> list[str]:
+    """GPT-2's byte -> printable character map (= src/tokenizer/bytes.ts)."""
+    printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    out, extra = [], 0
+    for b in range(256):
+        if b in printable:
+            out.append(chr(b))
+        else:
+            out.append(chr(256 + extra))
+            extra += 1
+    return out
+
+
+def write_tokenizer(folder: str) -> None:
+    """tokenizer.json (byte-level BPE without merges, the 4 CSM specials) + tokenizer_config.json, as tinyCsmTokenizer."""
+    vocab = {ch: b for b, ch in enumerate(bytes_to_unicode())}
+    byte_level = {'type': 'ByteLevel', 'add_prefix_space': False, 'trim_offsets': True, 'use_regex': False}
+    tok = {
+        'version': '1.0', 'truncation': None, 'padding': None,
+        'added_tokens': [dict(id=BYTE_TOKENS + i, content=s, single_word=False, lstrip=False, rstrip=False, normalized=False, special=True)
+                         for i, s in enumerate(SPECIALS)],
+        'normalizer': None, 'pre_tokenizer': byte_level, 'post_processor': None, 'decoder': byte_level,
+        'model': {'type': 'BPE', 'dropout': None, 'unk_token': None, 'continuing_subword_prefix': None, 'end_of_word_suffix': None,
+                  'fuse_unk': False, 'byte_fallback': False, 'ignore_merges': False, 'vocab': vocab, 'merges': []},
+    }
+    with open(os.path.join(folder, 'tokenizer.json'), 'w') as f:
+        json.dump(tok, f, ensure_ascii=False)
+    with open(os.path.join(folder, 'tokenizer_config.json'), 'w') as f:
+        json.dump({'bos_token': SPECIALS[0], 'eos_token': SPECIALS[1], 'pad_token': SPECIALS[1], 'model_max_length': 2048,
+                   'tokenizer_class': 'PreTrainedTokenizerFast'}, f, indent=1)
+
+
+def text_ids(speaker: int, text: str) -> list[int]:
+    return [BOS] + list(f'[{speaker}]{text}'.encode('utf-8')) + [EOS]
+
+
+def build_examples(rows: list[dict], codes: np.ndarray, frames: np.ndarray, split: str) -> list[tuple[list[int], np.ndarray]]:
+    """(text ids, codes [frames, 8]) of every clip of `split` whose voice has a CSM speaker id."""
+    starts = np.concatenate([[0], np.cumsum(frames)[:-1]])
+    out = []
+    for r, s, n in zip(rows, starts, frames):
+        if r['split'] == split and r['seen']:
+            out.append((text_ids(r['speaker_id'], r['text']), codes[s: s + n].astype(np.int64)))
+    return out
+
+
+def collate(batch, dev):
+    """-> input ids [B, S], audio codes [B, S, 8], labels [B, S, 8], attention mask [B, S] (right padded)."""
+    lens = [len(t) + len(c) + 1 for t, c in batch]
+    S = max(lens)
+    B = len(batch)
+    ids = torch.full((B, S), EOS, dtype=torch.long)
+    codes = torch.zeros((B, S, NUM_CODEBOOKS), dtype=torch.long)
+    labels = torch.full((B, S, NUM_CODEBOOKS), -100, dtype=torch.long)
+    mask = torch.zeros((B, S), dtype=torch.long)
+    for b, (t, c) in enumerate(batch):
+        nt, nf = len(t), len(c)
+        ids[b, :nt] = torch.tensor(t)
+        ids[b, nt: nt + nf] = AUDIO
+        ids[b, nt + nf] = AUDIO_EOS
+        codes[b, nt: nt + nf] = torch.from_numpy(c)
+        labels[b, nt: nt + nf] = torch.from_numpy(c)
+        labels[b, nt + nf] = 0  # the end frame: every codebook = codebook_eos_token_id
+        mask[b, : nt + nf + 1] = 1
+    return ids.to(dev), codes.to(dev), labels.to(dev), mask.to(dev)
+
+
+def embed(model, ids, codes):
+    """inputs_embeds as transformers' _merge_input_ids_with_input_values: text rows, or summed code rows at audio positions."""
+    text = model.embed_text_tokens(ids)
+    audio = model.backbone_model.embed_tokens(codes)  # [B, S, H]; codes are 0 at <|audio_eos|>: the eos frame
+    is_audio = ((ids == AUDIO) | (ids == AUDIO_EOS))[..., None]
+    return torch.where(is_audio, audio, text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument('manifest')
+    ap.add_argument('codec')
+    ap.add_argument('out')
+    ap.add_argument('--minutes', type=float, default=7.0)
+    ap.add_argument('--max-steps', type=int, default=10**9)
+    ap.add_argument('--batch', type=int, default=64)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--seed', type=int, default=0)
+    a = ap.parse_args()
+    random.seed(a.seed)
+    torch.manual_seed(a.seed)
+    dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+    torch.backends.cuda.matmul.allow_tf32 = True
+    from transformers import CsmConfig, CsmForConditionalGeneration, MimiModel
+
+    with open(a.manifest) as f:
+        rows = [json.loads(line) for line in f]
+    z = np.load(os.path.join(a.codec, 'codes.npz'))
+    codes, frames = z['codes'], z['frames']
+    if len(frames) != len(rows):
+        raise SystemExit(f'{a.codec}/codes.npz has {len(frames)} clips, {a.manifest} has {len(rows)} rows')
+    train = build_examples(rows, codes, frames, 'train')
+    evals = build_examples(rows, codes, frames, 'eval')
+    print(f'csm: {len(train)} training clips, {len(evals)} eval clips (seen voices, held-out sentences)', flush=True)
+
+    mimi = MimiModel.from_pretrained(os.path.join(a.codec, 'mimi'), dtype=torch.float32)
+    cfg = CsmConfig(**CSM_KWARGS, codec_config=mimi.config.to_dict())
+    model = CsmForConditionalGeneration(cfg)
+    missing = model.codec_model.load_state_dict(mimi.state_dict(), strict=True)
+    # tie_codebooks_embeddings: one audio table for the backbone and the depth decoder.
+    model.depth_decoder.model.embed_tokens.weight = model.backbone_model.embed_tokens.embed_audio_tokens.weight
+    model.to(dev).train()
+    model.codec_model.requires_grad_(False)
+    n_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith('codec_model.'))
+    print(f'csm: {n_params / 1e6:.2f} M parameters without the codec ({missing})', flush=True)
+    params = [p for n, p in model.named_parameters() if not n.startswith('codec_model.')]
+    opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.95), weight_decay=0.01)
+
+    # Length-bucketed batches: sort by length within shuffled pools of 50 batches.
+    def batches():
+        while True:
+            idx = list(range(len(train)))
+            random.shuffle(idx)
+            for p in range(0, len(idx), a.batch * 50):
+                pool = sorted(idx[p: p + a.batch * 50], key=lambda i: len(train[i][0]) + len(train[i][1]))
+                chunks = [pool[k: k + a.batch] for k in range(0, len(pool), a.batch)]
+                random.shuffle(chunks)
+                yield from chunks
+
+    def loss_of(batch):
+        ids, cds, labels, mask = collate(batch, dev)
+        with torch.autocast(dev, dtype=torch.bfloat16, enabled=dev == 'cuda'):
+            out = model(inputs_embeds=embed(model, ids, cds), attention_mask=mask, labels=labels)
+        return out.loss, out.backbone_loss, out.depth_decoder_loss
+
+    warm = 200
+    deadline = time.time() + a.minutes * 60
+    t0, step, log = time.time(), 0, []
+    for batch_idx in batches():
+        if time.time() > deadline or step >= a.max_steps:
+            break
+        # Warm-up, then cosine decay over the time budget (a step count estimated early is skewed by start-up).
+        frac = min((time.time() - t0) / (a.minutes * 60), 1.0)
+        lr = a.lr * min(1.0, (step + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g['lr'] = lr
+        loss, bl, dl = loss_of([train[i] for i in batch_idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 200 == 0:
+            rec = dict(step=step, s=round(time.time() - t0, 1), loss=round(loss.item(), 4), backbone=round(bl.item(), 4), depth=round(dl.item(), 4), lr=lr)
+            log.append(rec)
+            print(json.dumps(rec), flush=True)
+        step += 1
+    train_s = time.time() - t0
+    print(f'csm: {step} steps in {train_s:.0f} s', flush=True)
+
+    model.eval()
+    with torch.no_grad():
+        tot = [0.0, 0.0, 0.0]
+        nb = 0
+        for k in range(0, len(evals), a.batch):
+            l, b_, d_ = loss_of(evals[k: k + a.batch])
+            tot[0] += l.item(); tot[1] += b_.item(); tot[2] += d_.item(); nb += 1
+    ev = dict(eval_loss=round(tot[0] / nb, 4), eval_backbone_loss=round(tot[1] / nb, 4), eval_depth_loss=round(tot[2] / nb, 4),
+              eval_clips=len(evals), steps=step, train_seconds=round(train_s), batch=a.batch, params_without_codec=n_params, log=log)
+    print(json.dumps({k: v for k, v in ev.items() if k != 'log'}), flush=True)
+
+    os.makedirs(a.out, exist_ok=True)
+    # Both copies of the tied audio table are kept: transformers' from_pretrained does not rebuild a missing one.
+    model.half().save_pretrained(a.out, safe_serialization=True)
+    write_tokenizer(a.out)
+    with open(os.path.join(a.out, 'train_eval.json'), 'w') as f:
+        json.dump(ev, f, indent=1)
+
+    # A few generations of held-out sentences, by transformers' own generate, decoded by the codec.
+    samples = generate_samples(model.float(), rows, dev)
+    np.savez_compressed(os.path.join(a.out + '_samples.npz'), **samples)
+    print(f'csm: saved {a.out}', flush=True)
+
+
+@torch.no_grad()
+def generate_samples(model, rows, dev, n: int = 4) -> dict:
+    """Generates n held-out sentences (speaker 0..n-1) with transformers' CsmForConditionalGeneration.generate; audio via the codec."""
+    out = {}
+    ev = [r for r in rows if r['split'] == 'eval' and r['seen']]
+    picks = []
+    for r in ev:
+        if r['speaker_id'] == len(picks) and len(picks) < n:
+            picks.append(r)
+    for k, r in enumerate(picks):
+        ids = torch.tensor([text_ids(r['speaker_id'], r['text'])], device=dev)
+        try:
+            audio = model.generate(input_ids=ids, output_audio=True, max_new_tokens=int(25 * (len(r['text']) / 10 + 2)),
+                                   do_sample=True, temperature=0.8, top_k=50, depth_decoder_do_sample=True,
+                                   depth_decoder_temperature=0.6, depth_decoder_top_p=0.9)
+            out[f's{k}'] = audio[0].float().cpu().numpy()
+        except Exception as e:  # generation is a check here, not the product: report and go on
+            print(f'csm: generate failed for {r["text"]!r}: {e}', flush=True)
+        out[f't{k}'] = np.array(r['text'])
+    return out
+
+
+if __name__ == '__main__':
+    main()
