@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initRuntime, runtimeInfo, gpuContext, synchronize } from '../src/runtime';
 import { CsmForConditionalGeneration, BACKBONE_ONLY_INDEX, fromHfConfig, generateFrames } from '../src/models/csm';
 import { applyLora, loraValueAndGrads } from '../src/lora';
-import { appendRows, printRows, type BenchRow } from './results';
+import { appendRows, median, peakBytes, printRows, type BenchRow } from './results';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -110,24 +110,7 @@ async function timed(fn: () => Promise<void>, warm: number, runs: number): Promi
   }
   return ts;
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Runs fn and returns the peak of live tensor bytes while it ran (tfjs engine's own count). */
-async function peakBytes(fn: () => Promise<void>): Promise<number> {
-  const engine = tf.engine() as unknown as { state: { numBytes: number }; trackTensor: (...a: unknown[]) => void };
-  const original = engine.trackTensor;
-  let peak = engine.state.numBytes;
-  engine.trackTensor = function (this: typeof engine, ...a: unknown[]) {
-    original.apply(this, a);
-    if (this.state.numBytes > peak) peak = this.state.numBytes;
-  };
-  try {
-    await fn();
-  } finally {
-    engine.trackTensor = original;
-  }
-  return peak;
-}
 
 function runTorch(): { device?: string; rows?: Record<string, number>; notes?: Record<string, string>; error?: string } | undefined {
   if (noTorch) return undefined;

@@ -37,7 +37,7 @@ import { validateTrainConfig } from '../src/train/config';
 import type { TrainConfig } from '../src/train/config';
 import { ORPHEUS_LORA_TRAIN } from '../src/models/orpheus/generation';
 import { LLASA_LORA_TRAIN } from '../src/models/llasa/generation';
-import { appendRows, printRows, type BenchRow } from './results';
+import { appendRows, median, peakBytes, printRows, type BenchRow } from './results';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -92,24 +92,7 @@ export function tokenBatch(vocab: number, batch: number, seqLen: number): number
   return Array.from({ length: batch }, () => Array.from({ length: seqLen }, () => 2 + (next() % (vocab - 2))));
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Runs fn and returns the peak of live tensor bytes while it ran (tfjs engine's own count; as bench/csm.ts). */
-async function peakBytes(fn: () => Promise<void>): Promise<number> {
-  const engine = tf.engine() as unknown as { state: { numBytes: number }; trackTensor: (...a: unknown[]) => void };
-  const original = engine.trackTensor;
-  let peak = engine.state.numBytes;
-  engine.trackTensor = function (this: typeof engine, ...a: unknown[]) {
-    original.apply(this, a);
-    if (this.state.numBytes > peak) peak = this.state.numBytes;
-  };
-  try {
-    await fn();
-  } finally {
-    engine.trackTensor = original;
-  }
-  return peak;
-}
 
 type TorchResult = { device?: string; rows?: Record<string, number>; notes?: Record<string, string>; error?: string };
 

@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 
 export interface BenchRow {
   name: string;
@@ -38,4 +39,24 @@ export function printRows(rows: BenchRow[]): void {
   const fmt = (v: number | null) => (v == null ? '-' : v >= 100 ? v.toFixed(0) : v.toPrecision(3));
   console.log('| name | unit | ttslab | pytorch | note |\n| --- | --- | --- | --- | --- |');
   for (const r of rows) console.log(`| ${r.name} | ${r.unit} | ${fmt(r.ttslab)} | ${fmt(r.pytorch)} | ${r.note ?? ''} |`);
+}
+
+/** Median of a non-empty list (the upper middle for an even count). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Runs fn and returns the peak of live tensor bytes while it ran (tfjs engine's own count). */
+export async function peakBytes(fn: () => Promise<void>): Promise<number> {
+  const engine = tf.engine() as unknown as { state: { numBytes: number }; trackTensor: (...a: unknown[]) => void };
+  const original = engine.trackTensor;
+  let peak = engine.state.numBytes;
+  engine.trackTensor = function (this: typeof engine, ...a: unknown[]) {
+    original.apply(this, a);
+    if (this.state.numBytes > peak) peak = this.state.numBytes;
+  };
+  try {
+    await fn();
+  } finally {
+    engine.trackTensor = original;
+  }
+  return peak;
 }
