@@ -6,10 +6,20 @@
  *     the depth decoder): forward + backward of a batch of 2 clips of 30 s (375 frames at
  *     12.5 Hz after a 20-token text), the depth decoder on 1/16 of the frames (every 16th frame
  *     and the end-of-audio frame): step time and peak GPU memory;
+ *   - full training steps (issue 8, acceptance 3) on the same batch: forward + backward, global
+ *     grad norm + clipping to 1.0, optimizer update (lr 2e-4, weight decay 0.01, the trainer's
+ *     defaults) with ttslab's 'adamw' (float32 moments on the device) and 'adamw_8bit'
+ *     (block-wise 8-bit moments, bitsandbytes' layout, kept and updated on the host): step
+ *     time with its phases, tokens/s, peak live tensor bytes, optimizer state bytes; PyTorch:
+ *     torch.optim.AdamW (fused=False, the foreach default, and fused=True) in f32 and with bf16
+ *     weights under torch.autocast, and bitsandbytes' AdamW8bit where it is installed;
  *   - greedy generation, batch 1, 50 frames after a short text: frames per second.
  * Rows go to bench/results/<date>-<device>.json (bench/results.ts). Flags: --quick (tiny
- * sizes, for lavapipe), --out DIR (copy of the JSON), --no-torch, --skip-train, --skip-generate.
+ * sizes, for lavapipe), --out DIR (copy of the JSON), --no-torch, --skip-train, --skip-optim,
+ * --skip-generate; --optim runs the optimizer steps alone (same as --skip-train --skip-generate),
+ * --optim=adamw,adamw_8bit picks the ttslab optimizers (default both).
  *   scripts/gpu/run.sh node .gpu-run/bundle/bench-csm.js --out $OUT
+ *   scripts/gpu/run.sh node .gpu-run/bundle/bench-csm.js --optim --out $OUT
  *
  * Memory: tfjs has no peak counter; the peak of live tensor bytes is tracked by wrapping the
  * engine's trackTensor (every new tensor) during one step, weights included (as PyTorch's
@@ -21,13 +31,28 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initRuntime, runtimeInfo, gpuContext, synchronize } from '../src/runtime';
 import { CsmForConditionalGeneration, BACKBONE_ONLY_INDEX, fromHfConfig, generateFrames } from '../src/models/csm';
-import { applyLora, loraValueAndGrads } from '../src/lora';
+import { applyLora, loraValueAndGrads, type LoraAdapter } from '../src/lora';
+import { clipGradsByNorm, createOptimizer, decaysWeight, globalGradNorm } from '../src/train/optim';
+import { DEFAULT_TRAIN_CONFIG, type OptimizerName } from '../src/train/config';
+import type { NamedVariable } from '../src/train/types';
 import { appendRows, median, peakBytes, printRows, type BenchRow } from './results';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const outDir = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
 const noTorch = args.includes('--no-torch');
+/** `--optim` / `--optim=adamw,adamw_8bit`: the optimizer steps alone (no plain step, no generation). */
+const optimArg = args.find((a) => a === '--optim' || a.startsWith('--optim='));
+const OPTIMIZERS: OptimizerName[] = ['adamw', 'adamw_8bit'];
+const optimizers = (optimArg?.includes('=') ? optimArg.slice('--optim='.length).split(',') : OPTIMIZERS).map((o) => {
+  if (!(OPTIMIZERS as string[]).includes(o)) throw new Error(`bench/csm.ts --optim: unknown optimizer ${JSON.stringify(o)} (${OPTIMIZERS.join(', ')})`);
+  return o as OptimizerName;
+});
+const run = {
+  train: !optimArg && !args.includes('--skip-train'),
+  optim: !args.includes('--skip-optim'),
+  generate: !optimArg && !args.includes('--skip-generate'),
+};
 
 // transformers CsmConfig keys (sesame/csm-1b sizes); the same dict goes to bench/csm_torch.py.
 const HF_CONFIG = quick
@@ -56,6 +81,15 @@ const BENCH = {
   genFrames: quick ? 4 : 50,
   genText: quick ? 6 : 12,
   steps: quick ? 2 : 3,
+  /** Full training steps (forward, backward, clip, update) timed per optimizer, after `optimWarmup`. */
+  optimSteps: quick ? 2 : 3,
+  optimWarmup: 1,
+  /** The trainer's defaults (src/train/config.ts DEFAULT_TRAIN_CONFIG). */
+  lr: DEFAULT_TRAIN_CONFIG.learningRate,
+  weightDecay: DEFAULT_TRAIN_CONFIG.weightDecay,
+  maxGradNorm: DEFAULT_TRAIN_CONFIG.maxGradNorm,
+  betas: [DEFAULT_TRAIN_CONFIG.adamBeta1, DEFAULT_TRAIN_CONFIG.adamBeta2],
+  eps: DEFAULT_TRAIN_CONFIG.adamEpsilon,
 };
 const LORA_REGEX = String.raw`(backbone_model|depth_decoder\.model)\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)`;
 const BOS = 128000;
@@ -112,6 +146,16 @@ async function timed(fn: () => Promise<void>, warm: number, runs: number): Promi
 }
 
 
+/** The LoRA variables under their PEFT keys, decayed as HF Trainer decays them (the trainer's NamedVariable list). */
+function namedLoraVariables(adapter: LoraAdapter): NamedVariable[] {
+  const keys = adapter.peftKeyOf();
+  return adapter.variables().map((variable) => {
+    const name = keys.get(variable.name);
+    if (!name) throw new Error(`bench/csm.ts: LoRA variable ${variable.name} has no PEFT key`);
+    return { name, variable, decay: decaysWeight(name) };
+  });
+}
+
 function runTorch(): { device?: string; rows?: Record<string, number>; notes?: Record<string, string>; error?: string } | undefined {
   if (noTorch) return undefined;
   const probe = spawnSync('python3', ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)'], { encoding: 'utf8' });
@@ -120,7 +164,7 @@ function runTorch(): { device?: string; rows?: Record<string, number>; notes?: R
     return undefined;
   }
   const t0 = performance.now();
-  const r = spawnSync('python3', [join(__dirname, 'csm_torch.py'), JSON.stringify({ config: HF_CONFIG, bench: BENCH, lora_regex: LORA_REGEX })], {
+  const r = spawnSync('python3', [join(__dirname, 'csm_torch.py'), JSON.stringify({ config: HF_CONFIG, bench: BENCH, lora_regex: LORA_REGEX, run })], {
     encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
   console.log(r.stderr.split('\n').filter((l) => l.startsWith('csm_torch:')).join('\n'));
@@ -151,9 +195,9 @@ async function main(): Promise<void> {
   console.log(`model: ${(model.numParameters() / 1e9).toFixed(3)} B base parameters, LoRA ${(loraParams / 1e6).toFixed(1)} M trainable; built in ${((performance.now() - t0) / 1e3).toFixed(1)} s`);
   const weightBytes = tf.memory().numBytes;
 
-  if (!args.includes('--skip-train')) {
-    const batch = trainBatch(config.numCodebooks);
-    console.log(`train batch: ${BENCH.batch} x ${batch.inputIds[0].length} tokens (${BENCH.frames} frames each), depth decoder on ${batch.depthFrames} frames`);
+  const batch = trainBatch(config.numCodebooks);
+  if (run.train || run.optim) console.log(`train batch: ${BENCH.batch} x ${batch.inputIds[0].length} tokens (${BENCH.frames} frames each), depth decoder on ${batch.depthFrames} frames`);
+  if (run.train) {
     const step = async () => {
       const { value, grads } = loraValueAndGrads(adapter, () => model.loss({ ...batch, training: true }));
       await value.data();
@@ -184,7 +228,89 @@ async function main(): Promise<void> {
     }
   }
 
-  if (!args.includes('--skip-generate')) {
+  if (run.optim) {
+    const params = namedLoraVariables(adapter);
+    // What tokens/s counts: every input position of the backbone, rows x sequence length (2 x 396),
+    // no padding in this batch (the trainer's numTokens); the depth decoder's 50 x 32 codebook
+    // positions ride along and are not counted.
+    const tokensPerStep = batch.inputIds.reduce((n, r) => n + r.length, 0);
+    for (const kind of optimizers) {
+      const optimizer = createOptimizer(kind, params, { beta1: BENCH.betas[0], beta2: BENCH.betas[1], eps: BENCH.eps, weightDecay: BENCH.weightDecay });
+      // Phases in ms: forward + backward (loss read back), grad norm + clip, optimizer update (drained).
+      const fullStep = async (): Promise<{ loss: number; gradNorm: number; fwdBwd: number; clip: number; update: number; total: number }> => {
+        const t0 = performance.now();
+        const { value, grads } = loraValueAndGrads(adapter, () => model.loss({ ...batch, training: true }));
+        try {
+          const loss = (await value.data())[0];
+          value.dispose();
+          await sync();
+          const t1 = performance.now();
+          const gradNorm = await globalGradNorm(grads.values());
+          if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new Error(`bench/csm.ts ${kind}: loss ${loss}, grad norm ${gradNorm} (not finite)`);
+          clipGradsByNorm(grads, BENCH.maxGradNorm, gradNorm);
+          await sync();
+          const t2 = performance.now();
+          await optimizer.step(grads, BENCH.lr);
+          await sync();
+          const t3 = performance.now();
+          return { loss, gradNorm, fwdBwd: t1 - t0, clip: t2 - t1, update: t3 - t2, total: t3 - t0 };
+        } finally {
+          for (const g of grads.values()) g.dispose();
+        }
+      };
+      const name = (what: string) => `csm-1b train ${what} ${kind} B=2 30s${quick ? ' quick' : ''}`;
+      try {
+        // Warm-up (pipelines compile in the first one); the peak of live tensor bytes is taken
+        // over the first step, optimizer state included (adamw's moments exist from construction).
+        let peak = 0;
+        const warm: number[] = [];
+        for (let i = 0; i < BENCH.optimWarmup; i++) {
+          let r: Awaited<ReturnType<typeof fullStep>> | undefined;
+          const p = await peakBytes(async () => { r = await fullStep(); });
+          if (i === 0) peak = p;
+          warm.push(r!.total);
+        }
+        const steps: Awaited<ReturnType<typeof fullStep>>[] = [];
+        for (let i = 0; i < BENCH.optimSteps; i++) steps.push(await fullStep());
+        const stateBytes = optimizer.stateBytes();
+        const where = kind === 'adamw' ? `${info.backend} tensors (m, v float32)` : 'host memory (uint8 codes + float32 absmax per 256 values; tensors below 4096 values keep float32)';
+        const med = (k: 'fwdBwd' | 'clip' | 'update' | 'total') => median(steps.map((s) => s[k]));
+        const mem = runtimeInfo().memory;
+        console.log(`${kind}: warm-up ${warm.map((t) => t.toFixed(0)).join(', ')} ms; steps ${steps.map((s) => s.total.toFixed(0)).join(', ')} ms `
+          + `(median fwd+bwd ${med('fwdBwd').toFixed(0)}, norm+clip ${med('clip').toFixed(0)}, update ${med('update').toFixed(0)}); `
+          + `losses ${steps.map((s) => s.loss.toFixed(4)).join(', ')}; grad norms ${steps.map((s) => s.gradNorm.toFixed(3)).join(', ')}; `
+          + `${(tokensPerStep / (med('total') / 1e3)).toFixed(0)} tokens/s; peak live tensors ${(peak / 2 ** 30).toFixed(3)} GiB; `
+          + `optimizer state ${(stateBytes / 2 ** 20).toFixed(1)} MiB in ${where}; WebGPU buffers ${mem.gpuBytesAllocated != null ? (mem.gpuBytesAllocated / 2 ** 30).toFixed(2) : '-'} GiB`);
+        const phases = `median phases fwd+bwd ${med('fwdBwd').toFixed(0)} ms, grad norm + clip ${med('clip').toFixed(0)} ms, update ${med('update').toFixed(0)} ms`;
+        const ptKey = kind === 'adamw' ? 'adamw_f32' : 'adamw8bit_f32';
+        const ptNote = `PyTorch: ${torch?.notes?.[ptKey] ?? (kind === 'adamw_8bit' ? torch?.notes?.adamw8bit : undefined) ?? 'not measured'}`;
+        const common = `lr ${BENCH.lr}, wd ${BENCH.weightDecay}, clip ${BENCH.maxGradNorm}, ${params.length} LoRA tensors (${(params.reduce((n, p) => n + p.variable.size, 0) / 1e6).toFixed(1)} M); ttslab ${kind} f32 weights${tag}`;
+        rows.push({ name: name('step'), unit: 'ms', ttslab: med('total'), pytorch: pt(`opt_step_ms_${ptKey}`), note: `forward + backward + clip + update, median of ${BENCH.optimSteps} after ${BENCH.optimWarmup} warm-up; ${phases}; ${common}; ${ptNote}` });
+        rows.push({ name: name('tokens/s'), unit: 'tokens/s', ttslab: tokensPerStep / (med('total') / 1e3), pytorch: pt(`opt_tokens_s_${ptKey}`), note: `${tokensPerStep} tokens per step = ${BENCH.batch} rows x ${batch.inputIds[0].length} positions${tag}` });
+        rows.push({ name: name('peak memory'), unit: 'GiB', ttslab: peak / 2 ** 30, pytorch: pt(`opt_peak_gib_${ptKey}`), note: `ttslab: peak live tensor bytes over a full step, weights ${(weightBytes / 2 ** 30).toFixed(2)} GiB included; PyTorch: max_memory_allocated over the timed steps${tag}` });
+        rows.push({ name: name('optimizer state'), unit: 'MiB', ttslab: stateBytes / 2 ** 20, pytorch: pt(`opt_state_mib_${ptKey}`), note: `ttslab: Optimizer.stateBytes(), in ${where}; PyTorch: bytes of optimizer.state tensors${tag}` });
+        appendRows(device, rows, { quick, outDir });
+      } catch (e) {
+        console.log(`ttslab ${kind} train step FAILED: ${String(e).slice(0, 2000)}`);
+        rows.push({ name: name('step'), unit: 'ms', ttslab: null, pytorch: null, note: `ttslab FAILED: ${String(e).slice(0, 200)}` });
+      } finally {
+        optimizer.dispose();
+      }
+    }
+    // The PyTorch-only variants (fused AdamW, bf16 autocast), so the table holds them too.
+    for (const [key, label] of [['adamw_fused_f32', 'adamw fused'], ['adamw_bf16', 'adamw bf16-autocast'], ['adamw_fused_bf16', 'adamw fused bf16-autocast'], ['adamw8bit_bf16', 'adamw_8bit bf16-autocast']] as const) {
+      if (torch?.rows?.[`opt_step_ms_${key}`] == null) continue;
+      const base = `csm-1b train %s ${label} B=2 30s${quick ? ' quick' : ''}`;
+      const note = `PyTorch only: ${torch?.notes?.[key] ?? key}; ttslab has no fused optimizer kernel or bf16 path (tfjs 4.22: f32)${tag}`;
+      rows.push({ name: base.replace('%s', 'step'), unit: 'ms', ttslab: null, pytorch: pt(`opt_step_ms_${key}`), note });
+      rows.push({ name: base.replace('%s', 'tokens/s'), unit: 'tokens/s', ttslab: null, pytorch: pt(`opt_tokens_s_${key}`), note });
+      rows.push({ name: base.replace('%s', 'peak memory'), unit: 'GiB', ttslab: null, pytorch: pt(`opt_peak_gib_${key}`), note: `max_memory_allocated over the timed steps${tag}` });
+      rows.push({ name: base.replace('%s', 'optimizer state'), unit: 'MiB', ttslab: null, pytorch: pt(`opt_state_mib_${key}`), note: `bytes of optimizer.state tensors${tag}` });
+    }
+    appendRows(device, rows, { quick, outDir });
+  }
+
+  if (run.generate) {
     adapter.unload?.();
     const ids = [BOS, ...Array.from({ length: BENCH.genText - 2 }, (_, i) => 2000 + 37 * i), EOS];
     const prompt = { inputIds: [ids], audioCodes: [[]], attentionMask: [ids.map(() => 1)] };
