@@ -304,11 +304,34 @@ export function createOptimizer(kind: OptimizerName, params: NamedVariable[], op
   return kind === 'adamw_8bit' ? new AdamW8bit(params, options) : new AdamW(params, options);
 }
 
+/**
+ * Inputs per tf.addN call when summing many tensors: tfjs-backend-webgpu's AddN binds every
+ * input as a storage buffer of one shader, and WebGPU guarantees only 8 per stage (the H100
+ * through Dawn: 16), one of them the output. 281 at once (140 LoRA modules) failed shader
+ * validation and returned a stale buffer as the norm.
+ */
+const ADD_N_CHUNK = 7;
+
+/** Sum of equally shaped tensors through tf.addN in chunks of ADD_N_CHUNK (a tree of sums); call inside tf.tidy. */
+function addNChunked(list: tf.Tensor[]): tf.Tensor {
+  if (list.length === 0) throw new Error('addNChunked: no tensors to sum');
+  let level = list;
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += ADD_N_CHUNK) {
+      const chunk = level.slice(i, i + ADD_N_CHUNK);
+      next.push(chunk.length === 1 ? chunk[0] : tf.addN(chunk));
+    }
+    level = next;
+  }
+  return level[0];
+}
+
 /** Global L2 norm over all gradients: sqrt(sum of squares), read back as a number (NaN/Inf pass through). */
 export async function globalGradNorm(grads: Iterable<tf.Tensor>): Promise<number> {
   const list = [...grads];
   if (list.length === 0) return 0;
-  const sq = tf.tidy(() => tf.addN(list.map((g) => g.square().sum())));
+  const sq = tf.tidy(() => addNChunked(list.map((g) => g.square().sum())));
   const v = (await sq.data())[0];
   sq.dispose();
   return Math.sqrt(v);
