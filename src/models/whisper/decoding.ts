@@ -15,8 +15,8 @@
 import { deflateSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../generate/rng';
-import { N_FRAMES, melWindow } from './feature_extraction';
-import type { LogMel } from './feature_extraction';
+import { N_FRAMES, melSource } from './feature_extraction';
+import type { LogMel, MelSource } from './feature_extraction';
 import type { WhisperForConditionalGeneration } from './modeling';
 import type { WhisperGenerationConfig } from './config';
 
@@ -428,9 +428,11 @@ export async function detectLanguage(model: WhisperForConditionalGeneration, win
 
 /**
  * Long-form (and short-form) generation over log-mel features `mel` (from
- * `extractFeatures`): windows of 3000 frames from `seek`, segments cut at timestamp pairs.
+ * `extractFeatures`, or a `MelSource` such as `StreamedFeatures` that computes them window
+ * by window): windows of 3000 frames from `seek`, segments cut at timestamp pairs.
  */
-export async function generate(model: WhisperForConditionalGeneration, mel: LogMel, options: GenerateOptions = {}): Promise<GenerateResult> {
+export async function generate(model: WhisperForConditionalGeneration, features: LogMel | MelSource, options: GenerateOptions = {}): Promise<GenerateResult> {
+  const mel = melSource(features);
   const g = model.generationConfig;
   if (!g) throw new Error('the model has no generation config (generation_config.json): it cannot decode');
   if (mel.nMels !== model.config.numMelBins) throw new Error(`features have ${mel.nMels} mel bins, the model needs ${model.config.numMelBins}`);
@@ -455,7 +457,7 @@ export async function generate(model: WhisperForConditionalGeneration, mel: LogM
   const init = [g.decoderStartTokenId];
   let languageId: number | null = null;
   if (options.language != null) languageId = languageTokenId(g, options.language);
-  else if (Object.keys(g.langToId).length > 0) languageId = (await detectLanguage(model, melWindow(mel, 0, N_FRAMES))).id;
+  else if (Object.keys(g.langToId).length > 0) languageId = (await detectLanguage(model, await mel.window(0, N_FRAMES))).id;
   if (languageId !== null) init.push(languageId);
   if (options.task !== undefined) {
     const id = g.taskToId[options.task];
@@ -474,7 +476,7 @@ export async function generate(model: WhisperForConditionalGeneration, mel: LogM
     while (seek < totalFrames) {
       const timeOffset = (seek * TIME_PRECISION) / INPUT_STRIDE;
       const segFrames = Math.min(totalFrames - seek, N_FRAMES);
-      const feats = tf.tensor3d(melWindow(mel, seek, segFrames), [1, mel.nMels, N_FRAMES]);
+      const feats = tf.tensor3d(await mel.window(seek, segFrames), [1, mel.nMels, N_FRAMES]);
       const enc = model.encode(feats);
       feats.dispose();
 

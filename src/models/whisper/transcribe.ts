@@ -5,10 +5,11 @@
  * with a progress bar over the audio.
  * https://github.com/openai/whisper/blob/main/whisper/transcribe.py
  */
-import { decodeAudioFile } from '../../audio/ffmpeg';
+import { decodeAudioWindows } from '../../audio/ffmpeg';
 import { ProgressBar } from '../../notebook/progress';
 import { TextTokenizer } from '../../tokenizer/tokenizer';
-import { MIN_SAMPLES, SAMPLE_RATE, attentionMaskFrames, extractFeatures } from './feature_extraction';
+import { CHUNK_LENGTH, MIN_SAMPLES, SAMPLE_RATE, StreamedFeatures, attentionMaskFrames, extractFeatures } from './feature_extraction';
+import type { LogMel } from './feature_extraction';
 import { generate, textCompressionRatio } from './decoding';
 import type { GenerateOptions, WhisperTask } from './decoding';
 import { WHISPER_FILES, WhisperForConditionalGeneration } from './modeling';
@@ -92,51 +93,105 @@ export interface TranscriptJson {
 /** Peak level below which audio counts as silence (-60 dBFS). */
 const SILENCE_PEAK = 1e-3;
 
+/** The checks of transcribe's input, block by block: finite samples, length, silence. */
+class SampleCheck {
+  samples = 0;
+  peak = 0;
+
+  constructor(private readonly source: string) {}
+
+  add(block: Float32Array): void {
+    for (let i = 0; i < block.length; i++) {
+      const v = block[i]!;
+      if (!Number.isFinite(v)) throw new RangeError(`${this.source}: sample ${this.samples + i} is ${v}; audio must be finite`);
+      const a = Math.abs(v);
+      if (a > this.peak) this.peak = a;
+    }
+    this.samples += block.length;
+  }
+
+  /** Throws for audio too short to transcribe; the empty transcript for silence, else null. */
+  verdict(language: string | undefined): TranscriptJson | null {
+    const n = this.samples;
+    if (n < MIN_SAMPLES) {
+      throw new RangeError(`${this.source}: ${n} samples (${(n / SAMPLE_RATE).toFixed(3)} s) is too short to transcribe; Whisper needs at least ${MIN_SAMPLES / SAMPLE_RATE} s`);
+    }
+    if (this.peak >= SILENCE_PEAK) return null;
+    const warning = `${this.source}: the audio is silent (peak ${(20 * Math.log10(Math.max(this.peak, 1e-12))).toFixed(1)} dBFS): nothing to transcribe`;
+    console.warn(warning);
+    return { text: '', segments: [], language: language ?? null, warnings: [warning] };
+  }
+}
+
 /**
- * Transcribes a file (decoded with ffmpeg and resampled to 16 kHz) or 16 kHz mono samples.
- * Audio shorter than 0.1 s, non-finite samples or another sample rate are errors; silence
- * gives an empty transcript with a warning.
+ * A file's 16 kHz mono samples in 30 s blocks (`decodeAudioWindows`: the samples of
+ * `decodeAudioFile`, never the whole file at once); the first pass checks them and shows
+ * its progress.
+ */
+async function* fileBlocks(file: string, check: SampleCheck | null, progress: TranscribeOptions['progress']): AsyncGenerator<Float32Array> {
+  let bar: ProgressBar | null = null;
+  try {
+    for await (const w of decodeAudioWindows(file, { sampleRate: SAMPLE_RATE, windowSeconds: CHUNK_LENGTH })) {
+      if (check) {
+        bar ??= new ProgressBar({ label: 'reading audio', total: w.info.durationSeconds === undefined ? undefined : Number(w.info.durationSeconds.toFixed(1)), unit: 's', mode: progress });
+        check.add(w.samples);
+        bar.update(Number(((w.offset + w.samples.length) / SAMPLE_RATE).toFixed(1)));
+      }
+      yield w.samples;
+    }
+    bar?.finish();
+  } catch (e) {
+    bar?.finish(`failed: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+/**
+ * Transcribes a file or 16 kHz mono samples. A file is decoded with ffmpeg, resampled to
+ * 16 kHz and streamed in 30 s blocks, twice (`StreamedFeatures`: the first pass finds the
+ * log-mel maximum Whisper normalises by, the second feeds the encoder window by window), so
+ * memory stays that of a few windows however long the recording is; the features, and so
+ * the transcript, are those of the whole file decoded at once. Samples given as an array are
+ * transformed whole. Audio shorter than 0.1 s, non-finite samples or another sample rate are
+ * errors; silence gives an empty transcript with a warning.
  */
 export async function transcribe(audio: string | Float32Array, options: TranscribeOptions = {}): Promise<TranscriptJson> {
-  let samples: Float32Array;
   const source = typeof audio === 'string' ? audio : '<samples>';
-  if (typeof audio === 'string') {
-    samples = (await decodeAudioFile(audio, { sampleRate: SAMPLE_RATE })).channels[0]!;
-  } else {
+  const check = new SampleCheck(source);
+  if (typeof audio !== 'string') {
     if (!(audio instanceof Float32Array)) throw new TypeError('transcribe expects a file path or a Float32Array of 16 kHz samples');
     const rate = options.sampleRate ?? SAMPLE_RATE;
     if (rate !== SAMPLE_RATE) {
       throw new RangeError(`Whisper needs ${SAMPLE_RATE} Hz audio, got ${rate} Hz: resample first (ttslab's resample(samples, ${rate}, ${SAMPLE_RATE}))`);
     }
-    samples = audio;
-  }
-  if (samples.length < MIN_SAMPLES) {
-    throw new RangeError(`${source}: ${samples.length} samples (${(samples.length / SAMPLE_RATE).toFixed(3)} s) is too short to transcribe; Whisper needs at least ${MIN_SAMPLES / SAMPLE_RATE} s`);
-  }
-  let peak = 0;
-  for (let i = 0; i < samples.length; i++) {
-    const v = samples[i]!;
-    if (!Number.isFinite(v)) throw new RangeError(`${source}: sample ${i} is ${v}; audio must be finite`);
-    const a = Math.abs(v);
-    if (a > peak) peak = a;
-  }
-  if (peak < SILENCE_PEAK) {
-    const warning = `${source}: the audio is silent (peak ${(20 * Math.log10(Math.max(peak, 1e-12))).toFixed(1)} dBFS): nothing to transcribe`;
-    console.warn(warning);
-    return { text: '', segments: [], language: options.language ?? null, warnings: [warning] };
+    check.add(audio);
+    const early = check.verdict(options.language);
+    if (early) return early;
   }
 
   const ownModel = !options.model;
   const modelId = options.modelId ?? DEFAULT_WHISPER_MODEL;
   const model = options.model ?? await WhisperForConditionalGeneration.fromPretrained(modelId);
+  let streamed: StreamedFeatures | null = null;
   try {
+    let features: LogMel | StreamedFeatures;
+    let numSamples: number;
+    if (typeof audio === 'string') {
+      streamed = await StreamedFeatures.scan((pass) => fileBlocks(audio, pass === 0 ? check : null, options.progress), model.config.numMelBins);
+      const early = check.verdict(options.language);
+      if (early) return early;
+      features = streamed;
+      numSamples = streamed.scanned.samples;
+    } else {
+      features = extractFeatures(audio, model.config.numMelBins);
+      numSamples = audio.length;
+    }
     const tokenizer = options.tokenizer ?? await TextTokenizer.fromPretrained(modelId);
     const g = model.generationConfig;
     if (!g) throw new Error('the model has no generation config: load it with fromPretrained');
     // No clean-up of spaces before punctuation (openai-whisper has none; transformers 5 skips it for BPE tokenizers).
     const textOf = (tokens: number[]) => tokenizer.decode(tokens.filter((t) => t < g.eosTokenId), { cleanUpTokenizationSpaces: false });
-    const mel = extractFeatures(samples, model.config.numMelBins);
-    const durationS = samples.length / SAMPLE_RATE;
+    const durationS = numSamples / SAMPLE_RATE;
     const bar = new ProgressBar({ label: 'transcribing', total: Number(durationS.toFixed(1)), unit: 's', mode: options.progress });
     const gen: GenerateOptions = {
       language: options.language ?? null,
@@ -148,7 +203,7 @@ export async function transcribe(audio: string | Float32Array, options: Transcri
       conditionOnPrevTokens: options.conditionOnPreviousText ?? true,
       compressionRatio: (tokens) => textCompressionRatio(textOf(tokens)),
       tokenTimestamps: options.wordTimestamps ?? false,
-      numFrames: attentionMaskFrames(samples.length),
+      numFrames: attentionMaskFrames(numSamples),
       maxNewTokens: options.maxNewTokens,
       seed: options.seed,
       onWindow: (seek, total) => bar.update(Number(Math.min(durationS, (seek / total) * durationS).toFixed(1))),
@@ -156,7 +211,7 @@ export async function transcribe(audio: string | Float32Array, options: Transcri
     if (gen.noSpeechThreshold != null && gen.logprobThreshold == null) gen.noSpeechThreshold = null;
     let result;
     try {
-      result = await generate(model, mel, gen);
+      result = await generate(model, features, gen);
       bar.finish();
     } catch (e) {
       bar.finish(`failed: ${(e as Error).message}`);
@@ -195,7 +250,11 @@ export async function transcribe(audio: string | Float32Array, options: Transcri
     }
     return out;
   } finally {
-    if (ownModel) model.dispose();
+    try {
+      await streamed?.close();
+    } finally {
+      if (ownModel) model.dispose();
+    }
   }
 }
 
