@@ -266,7 +266,18 @@ async function main(): Promise<void> {
         const warm: number[] = [];
         for (let i = 0; i < BENCH.optimWarmup; i++) {
           let r: Awaited<ReturnType<typeof fullStep>> | undefined;
+          // A rejected pipeline or an allocation that failed does not throw: its dispatches are
+          // skipped and the numbers are garbage (the grad norm's 281-input AddN did this once).
+          // Validation and out-of-memory errors of the warm-up step fail the row.
+          ctx?.device.pushErrorScope('out-of-memory');
+          ctx?.device.pushErrorScope('validation');
           const p = await peakBytes(async () => { r = await fullStep(); });
+          if (ctx) {
+            const validation = await ctx.device.popErrorScope();
+            const oom = await ctx.device.popErrorScope();
+            const err = oom ?? validation;
+            if (err) throw new Error(`WebGPU ${oom ? 'out of memory' : 'validation error'} during the first ${kind} step (results would be invalid): ${err.message.split('\n')[0]}`);
+          }
           if (i === 0) peak = p;
           warm.push(r!.total);
         }
