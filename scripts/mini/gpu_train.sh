@@ -3,10 +3,13 @@
 # package registry. Run from the repository root:
 #   scripts/mini/gpu_train.sh codec OUT [CLIPS_PER_SPEAKER] [CODEC_MINUTES]
 #     -> OUT/mimi/, OUT/codes.npz, OUT/manifest.jsonl, OUT/codec_eval.json
-#   scripts/mini/gpu_train.sh csm OUT CODEC_DIR [CSM_MINUTES]
-#     (CODEC_DIR: the codec stage's OUT) -> OUT/csm/, OUT/csm_samples.npz
-#   scripts/mini/gpu_train.sh csm-big OUT CODEC_DIR [CLIPS_PER_SPEAKER] [CSM_MINUTES]
-#     re-synthesises a larger corpus, encodes it with CODEC_DIR/mimi, trains the CSM
+#     (the mini Mimi of the first attempt, kept for comparison: models/mini/README.md)
+#   scripts/mini/gpu_train.sh csm-mel OUT MEL_CODEC_DIR [CLIPS_PER_SPEAKER] [CSM_MINUTES] [-- TRAIN_CSM_ARGS]
+#     synthesises the corpus (the same one train_melcodec.py was fitted on, for the same
+#     CLIPS_PER_SPEAKER), encodes it with the mel codec (melcodec.py, on every core), trains the
+#     mini CSM -> OUT/csm/ (config.json, model.safetensors F16 with the codec inside,
+#     tokenizer, train_eval.json) and OUT/csm_samples.npz, then splits the weights into parts of
+#     at most 15 MiB as OUT/csm.partN.safetensors (pack_weights.py) for the trip back.
 # The codec stage synthesises the corpus first, with the flite/espeak-ng copy that
 # pack_tools.sh put in .mini-tools/tools.tar.xz (carried to the machine).
 set -euo pipefail
@@ -23,19 +26,17 @@ case $stage in
     cp "$corpus/manifest.jsonl" "$out/"
     python3 scripts/mini/train_codec.py "$corpus" "$out" --minutes "$minutes"
     ;;
-  csm-big)
-    # A larger corpus (text variety against memorisation), encoded with the trained codec, then the CSM.
-    codec=$3 clips=${4:-1000} minutes=${5:-4}
+  csm-mel)
+    codec=$3 clips=${4:-600} minutes=${5:-6.5}
+    shift $(( $# < 5 ? $# : 5 )); [ "${1:-}" = "--" ] && shift
     tools=$(mktemp -d)
     tar -C "$tools" -xJf .mini-tools/tools.tar.xz
     corpus=$(mktemp -d)
     python3 scripts/mini/corpus.py "$corpus" --clips-per-speaker "$clips" --jobs "$(nproc)" --tools "$tools/tools"
-    python3 scripts/mini/encode_corpus.py "$corpus" "$codec/mimi" "$out/codes"
-    python3 scripts/mini/train_csm.py "$out/codes/manifest.jsonl" "$out/codes" "$out/csm" --minutes "$minutes"
+    python3 scripts/mini/encode_corpus_mel.py "$corpus" "$codec" "$corpus/codes" --jobs "$(nproc)"
+    python3 scripts/mini/train_csm.py "$corpus/codes/manifest.jsonl" "$corpus/codes" "$out/csm" --minutes "$minutes" "$@"
+    python3 scripts/mini/pack_weights.py split "$out/csm/model.safetensors" "$out/csm"
+    rm "$out/csm/model.safetensors"  # over the 16 MiB a returned file may have; the parts carry it
     ;;
-  csm)
-    codec=$3 minutes=${4:-7}
-    python3 scripts/mini/train_csm.py "$codec/manifest.jsonl" "$codec" "$out/csm" --minutes "$minutes"
-    ;;
-  *) echo "stage must be codec or csm, got $stage" >&2; exit 2 ;;
+  *) echo "stage must be codec or csm-mel, got $stage" >&2; exit 2 ;;
 esac

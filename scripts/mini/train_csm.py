@@ -1,13 +1,17 @@
-"""Trains the mini CSM on the corpus codes and saves it with the mini Mimi inside.
+"""Trains the mini CSM on the corpus codes and saves it with the mini codec inside.
 
-    python3 scripts/mini/train_csm.py CORPUS_MANIFEST CODEC_DIR OUT_DIR --minutes 7 [--batch 64]
+    python3 scripts/mini/train_csm.py CORPUS_MANIFEST CODES_DIR OUT_DIR --minutes 7 [--batch 64]
 
-CORPUS_MANIFEST: corpus.py's manifest.jsonl. CODEC_DIR: train_codec.py's output (mimi/ and
-codes.npz, the codes of every manifest row in order).
+CORPUS_MANIFEST: corpus.py's manifest.jsonl. CODES_DIR: encode_corpus_mel.py's output
+(codec/ = the mini codec of melcodec.py, codes.npz = the codes of every manifest row in order).
 
-The model is transformers' CsmForConditionalGeneration (CSM_KWARGS) with `codec_config` =
-the mini Mimi's config; the trained Mimi is loaded into `codec_model` so the saved folder
-has CSM-1B's layout (codec as `codec_model.*`), which ttslab's `loadTtsModel(folder)` reads.
+The model is transformers' CsmForConditionalGeneration (csm_kwargs) with the codec's codebook
+count and size. transformers has no class for the mel codec, so training builds the model with
+a placeholder mini Mimi as `codec_model` (never used: inputs go in as embeddings) and the saved
+folder replaces it: config.json's `codec_config` is the mel codec's config (model_type
+"ttslab_mel_rvq") and model.safetensors holds the codec's tensors as `codec_model.*`, CSM-1B's
+layout, which ttslab's `loadTtsModel(folder)` reads. (transformers' from_pretrained cannot
+load that folder: its codec type is ttslab's own.)
 
 Text is CSM's processor format, one turn per clip: `<bos>[speaker]text<eos>` then one
 `<|AUDIO|>` per frame and `<|audio_eos|>`, with a byte-level tokenizer (id = UTF-8 byte,
@@ -16,7 +20,7 @@ inputs_embeds, built as transformers' `_merge_input_ids_with_input_values` build
 (text table at text positions, the summed codebook embeddings at audio positions, the
 all-`codebook_eos_token_id` frame at `<|audio_eos|>`), and labels as the 3-D
 `[batch, seq, codebooks]` tensor that method makes; CsmForConditionalGeneration.forward
-then gives the backbone loss (codebook 0, shifted) + the depth decoder loss (codebooks 1..7
+then gives the backbone loss (codebook 0, shifted) + the depth decoder loss (codebooks 1..
 of every frame: the amortisation ratio is 1, affordable at this size). Right padding:
 positions 0..n-1 equal ttslab's positions-from-mask.
 """
@@ -35,48 +39,53 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import MIMI_KWARGS  # noqa: E402
+import melcodec  # noqa: E402
 
 BYTE_TOKENS = 256
 SPECIALS = ['<|begin_of_text|>', '<|end_of_text|>', '<|AUDIO|>', '<|audio_eos|>']
 BOS, EOS, AUDIO, AUDIO_EOS = (BYTE_TOKENS + i for i in range(4))
-CODEBOOK = MIMI_KWARGS['codebook_size']
-NUM_CODEBOOKS = MIMI_KWARGS['num_quantizers']
+# Set from the codec in main() (melcodec config: num_codebooks, codebook_size).
+NUM_CODEBOOKS = 0
 
-CSM_KWARGS = dict(
-    num_codebooks=NUM_CODEBOOKS,
-    vocab_size=CODEBOOK,  # the audio vocabulary is exactly the codec's codes: every sampled code decodes
-    text_vocab_size=BYTE_TOKENS + len(SPECIALS),
-    hidden_size=256,
-    intermediate_size=512,
-    num_hidden_layers=4,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    head_dim=64,
-    max_position_embeddings=2048,
-    rms_norm_eps=1e-5,
-    rope_parameters={'rope_type': 'default', 'rope_theta': 500000.0},
-    pad_token_id=EOS,
-    bos_token_id=BOS,
-    codebook_pad_token_id=CODEBOOK - 1,
-    codebook_eos_token_id=0,
-    audio_token_id=AUDIO,
-    audio_eos_token_id=AUDIO_EOS,
-    tie_codebooks_embeddings=True,
-    depth_decoder_config=dict(
-        num_codebooks=NUM_CODEBOOKS,
-        backbone_hidden_size=256,
-        vocab_size=CODEBOOK,
-        hidden_size=128,
-        intermediate_size=384,
-        num_hidden_layers=2,
+
+def csm_kwargs(num_codebooks: int, codebook: int, hidden: int = 256, layers: int = 6, ffn: int = 768) -> dict:
+    """The mini CSM: backbone `layers` x `hidden` (4 heads / 2 KV heads), depth decoder 2 x 128."""
+    rope = {'rope_type': 'default', 'rope_theta': 500000.0}
+    return dict(
+        num_codebooks=num_codebooks,
+        vocab_size=codebook,  # the audio vocabulary is exactly the codec's codes: every sampled code decodes
+        text_vocab_size=BYTE_TOKENS + len(SPECIALS),
+        hidden_size=hidden,
+        intermediate_size=ffn,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
-        head_dim=32,
-        max_position_embeddings=NUM_CODEBOOKS + 1,
+        head_dim=hidden // 4,
+        max_position_embeddings=2048,
         rms_norm_eps=1e-5,
-        rope_parameters={'rope_type': 'default', 'rope_theta': 500000.0},
-    ),
-)
+        rope_parameters=rope,
+        pad_token_id=EOS,
+        bos_token_id=BOS,
+        codebook_pad_token_id=codebook - 1,
+        codebook_eos_token_id=0,
+        audio_token_id=AUDIO,
+        audio_eos_token_id=AUDIO_EOS,
+        tie_codebooks_embeddings=True,
+        depth_decoder_config=dict(
+            num_codebooks=num_codebooks,
+            backbone_hidden_size=hidden,
+            vocab_size=codebook,
+            hidden_size=128,
+            intermediate_size=384,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=32,
+            max_position_embeddings=num_codebooks + 1,
+            rms_norm_eps=1e-5,
+            rope_parameters=rope,
+        ),
+    )
 
 
 def bytes_to_unicode() -> list[str]:
@@ -116,7 +125,7 @@ def text_ids(speaker: int, text: str) -> list[int]:
 
 
 def build_examples(rows: list[dict], codes: np.ndarray, frames: np.ndarray, split: str) -> list[tuple[list[int], np.ndarray]]:
-    """(text ids, codes [frames, 8]) of every clip of `split` whose voice has a CSM speaker id."""
+    """(text ids, codes [frames, codebooks]) of every clip of `split` whose voice has a CSM speaker id."""
     starts = np.concatenate([[0], np.cumsum(frames)[:-1]])
     out = []
     for r, s, n in zip(rows, starts, frames):
@@ -126,7 +135,7 @@ def build_examples(rows: list[dict], codes: np.ndarray, frames: np.ndarray, spli
 
 
 def collate(batch, dev):
-    """-> input ids [B, S], audio codes [B, S, 8], labels [B, S, 8], attention mask [B, S] (right padded)."""
+    """-> input ids [B, S], audio codes [B, S, Q], labels [B, S, Q], attention mask [B, S] (right padded)."""
     lens = [len(t) + len(c) + 1 for t, c in batch]
     S = max(lens)
     B = len(batch)
@@ -164,12 +173,18 @@ def main() -> None:
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--hidden', type=int, default=256)
+    ap.add_argument('--layers', type=int, default=6)
+    ap.add_argument('--ffn', type=int, default=768)
     a = ap.parse_args()
+    global NUM_CODEBOOKS
     random.seed(a.seed)
     torch.manual_seed(a.seed)
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
     torch.backends.cuda.matmul.allow_tf32 = True
-    from transformers import CsmConfig, CsmForConditionalGeneration, MimiModel
+    from transformers import CsmConfig, CsmForConditionalGeneration, MimiConfig
+    codec = melcodec.load(os.path.join(a.codec, 'codec'))
+    NUM_CODEBOOKS = codec.c.num_codebooks
 
     with open(a.manifest) as f:
         rows = [json.loads(line) for line in f]
@@ -181,10 +196,12 @@ def main() -> None:
     evals = build_examples(rows, codes, frames, 'eval')
     print(f'csm: {len(train)} training clips, {len(evals)} eval clips (seen voices, held-out sentences)', flush=True)
 
-    mimi = MimiModel.from_pretrained(os.path.join(a.codec, 'mimi'), dtype=torch.float32)
-    cfg = CsmConfig(**CSM_KWARGS, codec_config=mimi.config.to_dict())
+    if codes.shape[1] != NUM_CODEBOOKS or codes.max() >= codec.c.codebook_size:
+        raise SystemExit(f'{a.codec}/codes.npz: codes {codes.shape} max {codes.max()} do not fit the codec {NUM_CODEBOOKS} x {codec.c.codebook_size}')
+    kw = csm_kwargs(NUM_CODEBOOKS, codec.c.codebook_size, a.hidden, a.layers, a.ffn)
+    cfg = CsmConfig(**kw, codec_config=MimiConfig(**MIMI_KWARGS).to_dict())  # placeholder codec, see the docstring
     model = CsmForConditionalGeneration(cfg)
-    missing = model.codec_model.load_state_dict(mimi.state_dict(), strict=True)
+    missing = 'placeholder codec'
     # tie_codebooks_embeddings: one audio table for the backbone and the depth decoder.
     model.depth_decoder.model.embed_tokens.weight = model.backbone_model.embed_tokens.embed_audio_tokens.weight
     model.to(dev).train()
@@ -247,21 +264,38 @@ def main() -> None:
     print(json.dumps({k: v for k, v in ev.items() if k != 'log'}), flush=True)
 
     os.makedirs(a.out, exist_ok=True)
-    # Both copies of the tied audio table are kept: transformers' from_pretrained does not rebuild a missing one.
-    model.half().save_pretrained(a.out, safe_serialization=True)
+    save_with_codec(model, cfg, codec, a.out)
     write_tokenizer(a.out)
     with open(os.path.join(a.out, 'train_eval.json'), 'w') as f:
         json.dump(ev, f, indent=1)
 
-    # A few generations of held-out sentences, by transformers' own generate, decoded by the codec.
+    # A few generations of held-out sentences by transformers' own generate (codes; decode them with melcodec.py).
     samples = generate_samples(model.float(), rows, dev)
     np.savez_compressed(os.path.join(a.out + '_samples.npz'), **samples)
     print(f'csm: saved {a.out}', flush=True)
 
 
+def save_with_codec(model, cfg, codec, out: str) -> None:
+    """config.json (codec_config = the mel codec's) + model.safetensors (F16 CSM tensors, both copies
+    of the tied audio table, and the codec's tensors as `codec_model.*`)."""
+    from safetensors.torch import save_file
+    os.makedirs(out, exist_ok=True)
+    tensors = {k: v.detach().to(torch.float16).cpu().contiguous().clone() for k, v in model.state_dict().items()
+               if not k.startswith('codec_model.')}
+    for k, v in codec.tensors().items():
+        tensors['codec_model.' + k] = torch.from_numpy(np.ascontiguousarray(v))
+    save_file(tensors, os.path.join(out, 'model.safetensors'), metadata={'format': 'pt'})
+    conf = cfg.to_dict()
+    conf['codec_config'] = codec.c.to_dict()
+    conf['architectures'] = ['CsmForConditionalGeneration']
+    conf['torch_dtype'] = 'float16'
+    with open(os.path.join(out, 'config.json'), 'w') as f:
+        json.dump(conf, f, indent=2)
+
+
 @torch.no_grad()
 def generate_samples(model, rows, dev, n: int = 4) -> dict:
-    """Generates n held-out sentences (speaker 0..n-1) with transformers' CsmForConditionalGeneration.generate; audio via the codec."""
+    """Generates n held-out sentences (speaker 0..n-1) with transformers' CsmForConditionalGeneration.generate -> codes."""
     out = {}
     ev = [r for r in rows if r['split'] == 'eval' and r['seen']]
     picks = []
@@ -271,10 +305,11 @@ def generate_samples(model, rows, dev, n: int = 4) -> dict:
     for k, r in enumerate(picks):
         ids = torch.tensor([text_ids(r['speaker_id'], r['text'])], device=dev)
         try:
-            audio = model.generate(input_ids=ids, output_audio=True, max_new_tokens=int(25 * (len(r['text']) / 10 + 2)),
-                                   do_sample=True, temperature=0.8, top_k=50, depth_decoder_do_sample=True,
-                                   depth_decoder_temperature=0.6, depth_decoder_top_p=0.9)
-            out[f's{k}'] = audio[0].float().cpu().numpy()
+            g = model.generate(input_ids=ids, output_audio=False, max_new_tokens=int(25 * (len(r['text']) / 10 + 2)),
+                               do_sample=True, temperature=0.8, top_k=50, depth_decoder_do_sample=True,
+                               depth_decoder_temperature=0.6, depth_decoder_top_p=0.9)
+            g = getattr(g, 'sequences', g)
+            out[f'c{k}'] = (g[0] if isinstance(g, (list, tuple)) else g[0]).cpu().numpy()
         except Exception as e:  # generation is a check here, not the product: report and go on
             print(f'csm: generate failed for {r["text"]!r}: {e}', flush=True)
         out[f't{k}'] = np.array(r['text'])

@@ -38,6 +38,7 @@ import { TINY_MIMI_CONFIG, TINY_RANDOM_CSM, TINY_RANDOM_WARNING, tinyCsmTokenize
 import { CsmTts, mimiCodec } from './csm/tts';
 import { MimiModel } from './mimi/modeling';
 import { mimiConfigFromHf } from './mimi/config';
+import { MEL_CODEC_MODEL_TYPE, MelRvqCodec, melCodecConfigFromHf } from './melcodec';
 import { loadLlamaConfig } from './llama/config';
 import { LlamaForCausalLM } from './llama/modeling';
 import { ORPHEUS_PRESET } from './orpheus/generation';
@@ -49,8 +50,8 @@ import { TINY_RANDOM_LLASA, tinyRandomLlasaTts } from './llasa/tiny';
 import { ORPHEUS_LAYOUT, layoutVocabSize } from './orpheus/tokens';
 import { OrpheusTts } from './orpheus/tts';
 import { SnacModel } from './snac/modeling';
-import { parseModelChoice } from './types';
-import type { TtsModel, TtsSampling } from './types';
+import { codecFrameRateHz, parseModelChoice } from './types';
+import type { AudioCodec, TtsModel, TtsSampling } from './types';
 import type { LoraAdapter } from '../lora';
 import type { TrainConfig } from '../train/config';
 import type { BatchInfo, TrainableModel } from '../train/types';
@@ -166,33 +167,51 @@ async function loadCheckpoint(repoOrDir: string, asked: string, options: LoadTts
   return loadCsmCheckpoint(repoOrDir, dir, hf, weightsId, name, options);
 }
 
-/** A CSM checkpoint (transformers layout with `codec_config` and `codec_model.*`) in `dir`. */
+/**
+ * A CSM checkpoint (transformers layout with `codec_config` and `codec_model.*`) in `dir`. The
+ * codec is Mimi (CSM-1B) or, for the ttslab-mini family, the mel codec (`codec_config.model_type`
+ * "ttslab_mel_rvq", src/models/melcodec): the same folder layout, the codec's tensors under
+ * `codec_model.`, its frame rate setting the processor's default generation budget.
+ */
 async function loadCsmCheckpoint(
   repoOrDir: string, dir: string, hf: Record<string, unknown>, weightsId: string, name: string, options: LoadTtsModelOptions,
 ): Promise<CsmTts> {
   if (typeof hf.codec_config !== 'object' || hf.codec_config === null) {
     throw new Error(`${repoOrDir}: config.json has no codec_config; a CSM checkpoint in transformers' layout (e.g. ${CSM_DEFAULT_REPO}) carries its Mimi inside`);
   }
+  const codecHf = hf.codec_config as Record<string, unknown>;
   const config = fromHfConfig(hf, join(dir, 'config.json'));
   const weights = await Checkpoint.open(dir);
-  const mimiConfig = mimiConfigFromHf(hf.codec_config as Record<string, unknown>);
-  const mimi = await MimiModel.fromWeights(weights, mimiConfig, { prefix: 'codec_model.' });
+  let codec: AudioCodec;
+  let codecModel: { dispose(): void } | null = null;
+  let codebookSize: number;
+  if (codecHf.model_type === MEL_CODEC_MODEL_TYPE) {
+    const melConfig = melCodecConfigFromHf(codecHf, `${join(dir, 'config.json')} codec_config`);
+    const mel = await MelRvqCodec.fromWeights(melConfig, weights, { prefix: 'codec_model.', where: dir });
+    codec = mel.asAudioCodec(`melcodec:${weightsId}`, config.numCodebooks);
+    codebookSize = melConfig.codebookSize;
+  } else {
+    const mimiConfig = mimiConfigFromHf(codecHf);
+    const mimi = await MimiModel.fromWeights(weights, mimiConfig, { prefix: 'codec_model.' });
+    codec = mimiCodec(mimi, config.numCodebooks, weightsId);
+    codecModel = mimi;
+    codebookSize = mimiConfig.codebookSize;
+  }
   let model: CsmForConditionalGeneration;
   try {
     model = await CsmForConditionalGeneration.fromWeights(config, weights);
   } catch (e) {
-    mimi.dispose();
+    codecModel?.dispose();
     throw e;
   }
   const tokenizerDir = options.tokenizerDir ?? dir;
   if (!existsSync(join(tokenizerDir, 'tokenizer.json'))) {
     model.dispose();
-    mimi.dispose();
+    codecModel?.dispose();
     throw new Error(`${repoOrDir}: no tokenizer.json in ${tokenizerDir}; pass tokenizerDir`);
   }
-  const processor = new CsmProcessor(await TextTokenizer.fromDir(tokenizerDir), config);
-  const codec = mimiCodec(mimi, config.numCodebooks, weightsId);
-  return new CsmTts(model, processor, codec, mimi, { name, baseModelNameOrPath: repoOrDir, codebookSize: mimiConfig.codebookSize });
+  const processor = new CsmProcessor(await TextTokenizer.fromDir(tokenizerDir), config, { frameRateHz: codecFrameRateHz(codec) });
+  return new CsmTts(model, processor, codec, codecModel, { name, baseModelNameOrPath: repoOrDir, codebookSize });
 }
 
 /**

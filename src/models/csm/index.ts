@@ -10,6 +10,6 @@ export {
   CHARS_PER_SECOND, CSM_FRAME_RATE_HZ, CSM_FRAME_SAMPLES, CSM_SAMPLE_RATE, CsmProcessor, defaultMaxNewFrames, encodeTurnAudio,
   framesForSamples,
 } from './processor';
-export type { CsmBatch, CsmLabelOptions } from './processor';
+export type { CsmBatch, CsmLabelOptions, CsmProcessorOptions } from './processor';
 export { WORKSHOP_BACKBONE_SAMPLING, WORKSHOP_DEPTH_SAMPLING, generateFrames } from './generation';
 export type { CsmGenerateOptions, CsmGenerateOutput } from './generation';

@@ -18,12 +18,13 @@ import type { CsmConfig } from './config';
 import { BACKBONE_ONLY_INDEX, validateCodes } from './modeling';
 import type { AudioCodec, CsmCodedTurn, CsmTurn } from './types';
 
-/** Mimi's rate and frame: 24 kHz / 12.5 Hz = 1920 samples per frame. */
+/** Mimi's rate and frame: 24 kHz / 12.5 Hz = 1920 samples per frame (CSM-1B's; a processor
+ * made with another codec, e.g. the mini family's 25 Hz one, takes `frameRateHz`). */
 export const CSM_SAMPLE_RATE = 24000;
 export const CSM_FRAME_RATE_HZ = 12.5;
 export const CSM_FRAME_SAMPLES = CSM_SAMPLE_RATE / CSM_FRAME_RATE_HZ;
 
-/** Frames a clip of `samples` (at 24 kHz) encodes to: the processor's causal-conv length, = ceil(samples / 1920). */
+/** Frames a clip of `samples` (at 24 kHz) encodes to with Mimi: the processor's causal-conv length, = ceil(samples / 1920). */
 export function framesForSamples(samples: number): number {
   if (!(Number.isInteger(samples) && samples >= 1)) throw new Error(`audio must have at least 1 sample, got ${samples}`);
   return Math.ceil(samples / CSM_FRAME_SAMPLES);
@@ -34,12 +35,19 @@ export const CHARS_PER_SECOND = 14;
 
 /**
  * Default `maxNewFrames` for a text: twice its expected duration at CHARS_PER_SECOND plus
- * 2 s, in frames: `ceil((2 * chars / 14 + 2) * 12.5)`. A 125-character sentence gets 249
- * frames (19.9 s) instead of transformers' fixed 125 (10 s) that silently cuts long lines.
+ * 2 s, in frames of `frameRateHz` (Hz): `ceil((2 * chars / 14 + 2) * 12.5)` for Mimi. A
+ * 125-character sentence gets 249 frames (19.9 s) instead of transformers' fixed 125 (10 s)
+ * that silently cuts long lines.
  */
-export function defaultMaxNewFrames(text: string): number {
+export function defaultMaxNewFrames(text: string, frameRateHz = CSM_FRAME_RATE_HZ): number {
+  if (!(frameRateHz > 0 && Number.isFinite(frameRateHz))) throw new Error(`frameRateHz must be a positive number, got ${frameRateHz}`);
   const chars = [...text.trim()].length;
-  return Math.ceil(((2 * chars) / CHARS_PER_SECOND + 2) * CSM_FRAME_RATE_HZ);
+  return Math.ceil(((2 * chars) / CHARS_PER_SECOND + 2) * frameRateHz);
+}
+
+export interface CsmProcessorOptions {
+  /** Code frames per second of the model's codec, for the default generation budget (12.5, Mimi). */
+  frameRateHz?: number;
 }
 
 export interface CsmBatch {
@@ -68,7 +76,12 @@ export class CsmProcessor {
   readonly audioId: number;
   readonly audioEosId: number;
 
-  constructor(readonly tokenizer: TextTokenizer, readonly config: CsmConfig) {
+  /** Code frames per second of the codec the model speaks in (12.5 for Mimi). */
+  readonly frameRateHz: number;
+
+  constructor(readonly tokenizer: TextTokenizer, readonly config: CsmConfig, options: CsmProcessorOptions = {}) {
+    this.frameRateHz = options.frameRateHz ?? CSM_FRAME_RATE_HZ;
+    if (!(this.frameRateHz > 0 && Number.isFinite(this.frameRateHz))) throw new Error(`frameRateHz must be a positive number, got ${this.frameRateHz}`);
     const need = (id: number | undefined, what: string) => {
       if (id === undefined) throw new Error(`tokenizer ${tokenizer.source} has no ${what} token`);
       return id;
@@ -146,7 +159,7 @@ export class CsmProcessor {
       if (!last || last.codes) throw new Error(`prompt ${i}: the last turn is the text to speak and must have no audio`);
     });
     const out = this.batch(conversations);
-    out.maxNewFrames = conversations.map((c) => defaultMaxNewFrames(c[c.length - 1].text));
+    out.maxNewFrames = conversations.map((c) => defaultMaxNewFrames(c[c.length - 1].text, this.frameRateHz));
     return out;
   }
 }
