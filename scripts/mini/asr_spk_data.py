@@ -72,6 +72,8 @@ TRAIN_VARIANTS = """m1 m2 m3 m4 m7 f1 f2 f3 f5 klatt klatt2 klatt4 croak Alex Al
 AnxiousAndy Denis Diogo Gene Gene2 Henrique Hugo Jacky Lee Marco Michael Mike Nguyen Storm
 Tweaky adam anika announcer antonio aunty belinda benjamin boris caleb david ed edward edward2
 grandpa john max michel miguel norbert paul pedro quincy rob robert sandro shelby victor zac""".split()
+# 'en', not 'en-gb': espeak-ng 1.51 ignores the variant after 'en-gb' (en-gb+m1, +f2, +m3,
+# +klatt, +m6 give bit-identical audio at equal pitch and rate), while 'en+m1' applies it.
 DIALECTS = ['en-us', 'en', 'en-gb-scotland', 'en-029', 'en-gb-x-rp', 'en-gb-x-gbclan', 'en-gb-x-gbcwmd', 'en-us-nyc']
 EXTRA_ESPEAK_N = 136
 
