@@ -4,4 +4,5 @@ export type { FromHfConfigOptions, LlamaConfig } from './config';
 export {
   IGNORE_INDEX, LlamaDecoderLayer, LlamaForCausalLM, LlamaModel, baseLinear, causalLmLoss, llamaWeightShapes,
 } from './modeling';
-export type { CausalLM, CausalLMInput, LoadWeightsOptions, NamedLinear, RandomInitOptions } from './modeling';
+export type { CausalLM, CausalLMInput, FrozenDtype, LoadWeightsOptions, NamedLinear, RandomInitOptions } from './modeling';
+export { HalfLinear } from './half_linear';

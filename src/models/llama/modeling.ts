@@ -24,6 +24,8 @@ import { RMSNorm } from '../common/rmsnorm';
 import { ropeInvFreq, rotaryCosSin } from '../common/rotary';
 import { loadLlamaConfig, validateLlamaConfig } from './config';
 import type { LlamaConfig } from './config';
+import { HalfTensor } from '../../runtime/kernels/half';
+import { HalfLinear } from './half_linear';
 
 /** HF's CrossEntropyLoss ignore_index: labels with this value are not predicted. */
 export const IGNORE_INDEX = -100;
@@ -129,17 +131,44 @@ function isKnownExtra(name: string, c: LlamaConfig): boolean {
   return /\.rotary_emb\.inv_freq$/.test(name) || (c.tieWordEmbeddings && name === 'lm_head.weight');
 }
 
+/**
+ * How the linear layers' weights (q,k,v,o,gate,up,down and an untied lm_head) are held:
+ * 'float32' (default, every backend) or 'float16' (WebGPU only: `HalfLinear`, half the memory,
+ * f16 tensor-core matmuls; frozen, for LoRA training and inference). Embeddings and norms stay
+ * float32 either way.
+ */
+export type FrozenDtype = 'float32' | 'float16';
+
 export interface LoadWeightsOptions {
   /** Maps a reference name to the source's key (e.g. add a prefix for a nested backbone). Default: identity. */
   rename?: (referenceName: string) => string;
   /** Source keys that may stay unused (beyond the known extras), e.g. other sub-models of the checkpoint. */
   ignoreUnused?: RegExp[];
+  /** Dtype of the linear weights on the device (default 'float32'). */
+  frozenDtype?: FrozenDtype;
 }
 
 export interface RandomInitOptions {
   seed?: number;
   /** Standard deviation of matrices (HF initializer_range, 0.02). Norm weights are 1. */
   std?: number;
+  /** Dtype of the linear weights on the device (default 'float32'). */
+  frozenDtype?: FrozenDtype;
+}
+
+/** Reference names of the weights a 'float16' model holds in f16: the linear layers'. */
+function isLinearWeight(name: string): boolean {
+  return /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$/.test(name) || name === 'lm_head.weight';
+}
+
+function checkFrozenDtype(d: FrozenDtype | undefined): FrozenDtype {
+  const v = d ?? 'float32';
+  if (v !== 'float32' && v !== 'float16') throw new Error(`frozenDtype must be 'float32' or 'float16', got ${JSON.stringify(d)}`);
+  if (v === 'float16' && tf.getBackend() !== 'webgpu') {
+    throw new Error(`frozenDtype 'float16' needs the webgpu backend (f16 weights live in GPU buffers), the active backend is ${tf.getBackend()}: `
+      + "call initRuntime({ backend: 'webgpu' }) or keep the default 'float32'");
+  }
+  return v;
 }
 
 export class LlamaModel {
@@ -222,9 +251,10 @@ export class LlamaForCausalLM implements CausalLM {
 
   /**
    * Builds the model from reference-named tensors, taking ownership of them. The names
-   * must be exactly `llamaWeightShapes(config)`'s, with matching shapes.
+   * must be exactly `llamaWeightShapes(config)`'s, with matching shapes. A linear weight given
+   * as a `HalfTensor` (f16) becomes a frozen `HalfLinear`; embeddings and norms must be float32.
    */
-  static fromTensors(config: LlamaConfig, weights: Map<string, tf.Tensor>): LlamaForCausalLM {
+  static fromTensors(config: LlamaConfig, weights: Map<string, tf.Tensor | HalfTensor>): LlamaForCausalLM {
     validateLlamaConfig(config);
     const shapes = llamaWeightShapes(config);
     const missing = [...shapes.keys()].filter((k) => !weights.has(k));
@@ -236,8 +266,19 @@ export class LlamaForCausalLM implements CausalLM {
       const got = weights.get(k)!.shape;
       if (got.join() !== shape.join()) throw new Error(`weight ${k} has shape [${got}], config needs [${shape}]`);
     }
-    const w = <R extends tf.Rank>(k: string) => weights.get(k) as tf.Tensor<R>;
-    const lin = (p: string) => new Linear(w<tf.Rank.R2>(`${p}.weight`), weights.has(`${p}.bias`) ? w<tf.Rank.R1>(`${p}.bias`) : null);
+    for (const [k, t] of weights) {
+      if (t instanceof HalfTensor && !isLinearWeight(k)) throw new Error(`weight ${k} is f16; only the linear layers' weights may be (embeddings and norms stay float32)`);
+    }
+    const w = <R extends tf.Rank>(k: string) => {
+      const t = weights.get(k);
+      if (t instanceof HalfTensor) throw new Error(`weight ${k} is f16 where float32 is needed`);
+      return t as tf.Tensor<R>;
+    };
+    const lin = (p: string): Linear => {
+      const weight = weights.get(`${p}.weight`)!;
+      const bias = weights.has(`${p}.bias`) ? w<tf.Rank.R1>(`${p}.bias`) : null;
+      return weight instanceof HalfTensor ? new HalfLinear(weight, bias, p) : new Linear(weight as tf.Tensor2D, bias);
+    };
     const layers: LlamaDecoderLayer[] = [];
     for (let i = 0; i < config.numHiddenLayers; i++) {
       const p = `model.layers.${i}`;
@@ -263,6 +304,7 @@ export class LlamaForCausalLM implements CausalLM {
    */
   static async fromWeights(config: LlamaConfig, source: WeightSource, options: LoadWeightsOptions = {}): Promise<LlamaForCausalLM> {
     validateLlamaConfig(config);
+    const half = checkFrozenDtype(options.frozenDtype) === 'float16';
     const rename = options.rename ?? ((n: string) => n);
     const shapes = llamaWeightShapes(config);
     const wanted = new Map([...shapes.keys()].map((k) => [rename(k), k]));
@@ -272,14 +314,19 @@ export class LlamaForCausalLM implements CausalLM {
     if (missing.length || unexpected.length) {
       throw new Error(`checkpoint does not match the Llama config: ${describeKeys(missing, unexpected)}`);
     }
-    const tensors = new Map<string, tf.Tensor>();
+    const tensors = new Map<string, tf.Tensor | HalfTensor>();
     try {
       for (const [key, ref] of wanted) {
         const shape = shapes.get(ref)!;
         const got = source.info(key).shape;
         if (got.join() !== shape.join()) throw new Error(`checkpoint tensor ${key} has shape [${got}], config needs [${shape}]`);
+        // F32, F16 or BF16 in the file, widened to float32 here; 'float16' rounds the linear
+        // weights once on the GPU (exact for an F16 checkpoint).
         const { data } = await source.getF32(key);
-        tensors.set(ref, tf.tensor(data, shape, 'float32'));
+        if (half && isLinearWeight(ref)) {
+          const lin = HalfLinear.fromValues(data, shape as [number, number], null, `${key} (${source.info(key).dtype})`);
+          tensors.set(ref, lin.half);
+        } else tensors.set(ref, tf.tensor(data, shape, 'float32'));
       }
     } catch (e) {
       for (const t of tensors.values()) t.dispose();
@@ -302,14 +349,29 @@ export class LlamaForCausalLM implements CausalLM {
     return LlamaForCausalLM.fromWeights(config, await Checkpoint.open(dir), options);
   }
 
-  /** Random weights N(0, std) (norms at 1), seeded: for tests and benchmarks. */
+  /**
+   * Random weights N(0, std) (norms at 1), seeded: for tests and benchmarks. With
+   * `frozenDtype: 'float16'` each linear weight is drawn in float32, rounded to f16 and its
+   * float32 draw freed before the next, so float32 copies never pile up.
+   */
   static random(config: LlamaConfig, options: RandomInitOptions = {}): LlamaForCausalLM {
+    validateLlamaConfig(config);
+    const half = checkFrozenDtype(options.frozenDtype) === 'float16';
     const std = options.std ?? 0.02;
     let seed = options.seed ?? 0;
-    const tensors = new Map<string, tf.Tensor>();
-    for (const [k, shape] of llamaWeightShapes(config)) {
-      // Pre-increment: tfjs treats a seed of 0 as no seed at all (rand_util: seed ? seed : Math.random()).
-      tensors.set(k, /norm\.weight$/.test(k) ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', ++seed));
+    const tensors = new Map<string, tf.Tensor | HalfTensor>();
+    try {
+      for (const [k, shape] of llamaWeightShapes(config)) {
+        // Pre-increment: tfjs treats a seed of 0 as no seed at all (rand_util: seed ? seed : Math.random()).
+        const t = /norm\.weight$/.test(k) ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', ++seed);
+        if (half && isLinearWeight(k)) {
+          tensors.set(k, HalfLinear.fromF32(t as tf.Tensor2D, null, k).half);
+          t.dispose();
+        } else tensors.set(k, t);
+      }
+    } catch (e) {
+      for (const t of tensors.values()) t.dispose();
+      throw e;
     }
     return LlamaForCausalLM.fromTensors(config, tensors);
   }
@@ -355,7 +417,8 @@ export class LlamaForCausalLM implements CausalLM {
 
   /**
    * The base weights by reference name (a tied head appears once, as the embedding).
-   * LoRA-wrapped modules report their frozen base weight.
+   * LoRA-wrapped modules report their frozen base weight. A model with f16 linear weights
+   * (`frozenDtype: 'float16'`) throws here: it has no float32 tensors to report.
    */
   namedParameters(): Map<string, tf.Tensor> {
     const out = new Map<string, tf.Tensor>();
@@ -377,11 +440,16 @@ export class LlamaForCausalLM implements CausalLM {
     return out;
   }
 
-  /** Number of base parameters (tied weights once). */
+  /** Number of base parameters (tied weights once), from the config's shapes (any weight dtype). */
   numParameters(): number {
     let n = 0;
-    for (const t of this.namedParameters().values()) n += t.size;
+    for (const shape of llamaWeightShapes(this.config).values()) n += shape.reduce((a, b) => a * b, 1);
     return n;
+  }
+
+  /** Dtype of the linear weights: 'float16' when they are `HalfLinear`s. */
+  get frozenDtype(): FrozenDtype {
+    return this.namedLinears().some((n) => baseLinear(n.module) instanceof HalfLinear) ? 'float16' : 'float32';
   }
 
   dispose(): void {
