@@ -4,16 +4,19 @@
 #   scripts/mini/gpu_train.sh codec OUT [CLIPS_PER_SPEAKER] [CODEC_MINUTES]
 #     -> OUT/mimi/, OUT/codes.npz, OUT/manifest.jsonl, OUT/codec_eval.json
 #     (the mini Mimi of the first attempt, kept for comparison: models/mini/README.md)
-#   scripts/mini/gpu_train.sh csm-mel OUT MEL_CODEC_DIR [CLIPS_PER_SPEAKER] [CSM_MINUTES] [-- TRAIN_CSM_ARGS]
-#     synthesises the corpus (the same one train_melcodec.py was fitted on, for the same
-#     CLIPS_PER_SPEAKER), encodes it with the mel codec (melcodec.py, on every core), trains the
+#   scripts/mini/gpu_train.sh csm-mel OUT MEL_CODEC_DIR|fit [CLIPS_PER_SPEAKER] [CSM_MINUTES] [-- TRAIN_CSM_ARGS]
+#     synthesises the corpus, with `fit` fits the mel codec on it first (train_melcodec.py,
+#     k-means on the GPU, CODEC_ARGS; its intelligibility is judged afterwards on a machine with
+#     pocketsphinx), encodes it with the mel codec (melcodec.py, on every core), trains the
 #     mini CSM -> OUT/csm/ (config.json, model.safetensors F16 with the codec inside,
-#     tokenizer, train_eval.json) and OUT/csm_samples.npz, then splits the weights into parts of
-#     at most 15 MiB as OUT/csm.partN.safetensors (pack_weights.py) for the trip back.
+#     tokenizer, train_eval.json, csm_samples.npz), then splits the weights into parts of at
+#     most 15 MiB as OUT/csm.partN.safetensors (pack_weights.py) and tars the rest as OUT/csm.tar
+#     for the trip back.
 # The codec stage synthesises the corpus first, with the flite/espeak-ng copy that
 # pack_tools.sh put in .mini-tools/tools.tar.xz (carried to the machine).
 set -euo pipefail
 stage=$1 out=$2
+t0=$(date +%s)
 export PYTHONUNBUFFERED=1
 mkdir -p "$out"
 case $stage in
@@ -33,10 +36,23 @@ case $stage in
     tar -C "$tools" -xJf .mini-tools/tools.tar.xz
     corpus=$(mktemp -d)
     python3 scripts/mini/corpus.py "$corpus" --clips-per-speaker "$clips" --jobs "$(nproc)" --tools "$tools/tools"
+    if [ "$codec" = fit ]; then
+      codec=$out/codec
+      python3 scripts/mini/train_melcodec.py "$corpus" "$codec" --jobs "$(nproc)" --device cuda --eval-voices '' \
+        ${CODEC_ARGS:---frames-per-code 4 --dim 64 --codebooks 32 --codebook-size 256 --iters 10}
+      echo "[$(( $(date +%s) - t0 )) s] codec fitted"
+    fi
     python3 scripts/mini/encode_corpus_mel.py "$corpus" "$codec" "$corpus/codes" --jobs "$(nproc)"
+    # Keep the stage inside DEADLINE seconds (default 560: a GPU call may last 600) with
+    # MARGIN seconds (default 100) for the eval loss, saving, samples and packing.
+    minutes=$(python3 -c "print(round(max(0.5, min($minutes, (${DEADLINE:-560} - ($(date +%s) - $t0) - ${MARGIN:-100}) / 60)), 2))")
+    echo "[$(( $(date +%s) - t0 )) s] corpus encoded; training for $minutes min"
     python3 scripts/mini/train_csm.py "$corpus/codes/manifest.jsonl" "$corpus/codes" "$out/csm" --minutes "$minutes" "$@"
     python3 scripts/mini/pack_weights.py split "$out/csm/model.safetensors" "$out/csm"
     rm "$out/csm/model.safetensors"  # over the 16 MiB a returned file may have; the parts carry it
+    mv "$out/csm_samples.npz" "$out/csm/" 2>/dev/null || true
+    extra=$([ -d "$out/codec" ] && echo codec || true)
+    tar -C "$out" -cf "$out/csm.tar" csm $extra && rm -rf "${out:?}/csm" "${out:?}/codec"  # few files: the machine returns at most 8
     ;;
   *) echo "stage must be codec or csm-mel, got $stage" >&2; exit 2 ;;
 esac

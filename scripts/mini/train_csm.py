@@ -285,7 +285,7 @@ def save_with_codec(model, cfg, codec, out: str) -> None:
     for k, v in codec.tensors().items():
         tensors['codec_model.' + k] = torch.from_numpy(np.ascontiguousarray(v))
     save_file(tensors, os.path.join(out, 'model.safetensors'), metadata={'format': 'pt'})
-    conf = cfg.to_dict()
+    conf = json.loads(cfg.to_json_string())
     conf['codec_config'] = codec.c.to_dict()
     conf['architectures'] = ['CsmForConditionalGeneration']
     conf['torch_dtype'] = 'float16'
@@ -294,7 +294,7 @@ def save_with_codec(model, cfg, codec, out: str) -> None:
 
 
 @torch.no_grad()
-def generate_samples(model, rows, dev, n: int = 4) -> dict:
+def generate_samples(model, rows, dev, n: int = 2) -> dict:
     """Generates n held-out sentences (speaker 0..n-1) with transformers' CsmForConditionalGeneration.generate -> codes."""
     out = {}
     ev = [r for r in rows if r['split'] == 'eval' and r['seen']]

@@ -4,13 +4,14 @@ on a 2-core CPU machine.
 
     python3 scripts/mini/train_melcodec.py CORPUS OUT [--augment 1.15,1.3] [--jobs 2]
         [--dim 128] [--codebooks 32] [--codebook-size 1024] [--frames-per-code 8]
-        [--iters 10] [--eval-voices flite-slt,flite-rms] [--eval-sentences 50]
+        [--iters 10] [--device cuda] [--eval-voices flite-slt,flite-rms] [--eval-sentences 50]
 
 Training data: every 'train' clip of CORPUS, plus for each --augment factor f a copy of every
 other clip resampled by 1/f (speech f times faster and higher: it widens the pitch and formant
 range the codebooks see; the held-out voices are never used). Writes OUT/config.json,
 OUT/model.safetensors (codec alone, no prefix) and OUT/codec_eval.json: pocketsphinx word error
-rate on the corpus's 'eval' clips (held-out sentences) of --eval-voices, original vs decoded.
+rate on the corpus's 'eval' clips (held-out sentences) of --eval-voices, original vs decoded
+(--eval-voices '' skips it: the GPU machine has no pocketsphinx).
 """
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import melcodec  # noqa: E402
 from corpus import resample_fft  # noqa: E402
-from asr_judge import recognise, word_errors  # noqa: E402
 
 _CFG: melcodec.MelCodecConfig | None = None
 _FB: np.ndarray | None = None
@@ -59,6 +59,7 @@ def main() -> None:
     ap.add_argument('--codebook-size', type=int, default=1024)
     ap.add_argument('--frames-per-code', type=int, default=8)
     ap.add_argument('--iters', type=int, default=10)
+    ap.add_argument('--device', default=None, help="a torch device ('cuda') for the k-means; default numpy")
     ap.add_argument('--eval-voices', default='flite-slt,flite-rms')
     ap.add_argument('--eval-sentences', type=int, default=50)
     a = ap.parse_args()
@@ -76,14 +77,17 @@ def main() -> None:
     X = np.concatenate(feats)
     print(f'{len(train)} training clips ({sum(r["seconds"] for r in train) / 3600:.2f} h) + augment {factors} on half of them: '
           f'{len(X)} patches of {cfg.patch} ({time.time() - t0:.0f} s)', flush=True)
-    codec = melcodec.fit(X, cfg, iters=a.iters, log=lambda m: print(f'{m} ({time.time() - t0:.0f} s)', flush=True))
+    codec = melcodec.fit(X, cfg, iters=a.iters, device=a.device, log=lambda m: print(f'{m} ({time.time() - t0:.0f} s)', flush=True))
     del X
     melcodec.save(codec, a.out)
     codec = melcodec.load(a.out)  # evaluate what was stored (F16 codebooks)
     report: dict = {'config': cfg.to_dict(), 'train_clips': len(train), 'augment': factors,
                     'bits_per_second': cfg.num_codebooks * float(np.log2(cfg.codebook_size)) * cfg.sampling_rate / cfg.frame_samples,
                     'voices': {}}
-    for voice in [v for v in a.eval_voices.split(',') if v]:
+    voices = [v for v in a.eval_voices.split(',') if v]
+    if voices:
+        from asr_judge import recognise, word_errors
+    for voice in voices:
         ev = [r for r in rows if r['split'] == 'eval' and r['speaker'] == voice][:a.eval_sentences]
         if not ev:
             raise SystemExit(f'{a.corpus}: no eval clips of voice {voice}')

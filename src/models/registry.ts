@@ -22,12 +22,15 @@
  *   code, a PIPELINE CHECK ONLY (see src/models/llasa/tiny.ts).
  * - A repo id or folder is read by its config.json: model_type "csm" is CSM; "llama" whose
  *   tokenizer has Llasa's markers is Llasa, one with Orpheus' `<custom_token_N>` ids Orpheus.
- * - 'mini': not available yet (issue 9).
+ * - 'mini': ttslab-mini, the project's own small CSM with its mel codec inside, shipped in
+ *   models/mini/csm (trained by scripts/mini/, model card models/mini/README.md): offline,
+ *   CPU-sized, loaded through the same CSM checkpoint code as 'csm'.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../audio/files';
+import { PROJECT_ROOT } from '../paths';
 import { workspace } from '../data/workspace';
 import { HubError, isLocalDir, snapshot } from '../hub';
 import type { SnapshotOptions } from '../hub';
@@ -59,10 +62,8 @@ import type { BatchInfo, TrainableModel } from '../train/types';
 /** The Hub repo behind `model: 'csm'`: CSM-1B in transformers' layout, ungated (sesame/csm-1b is gated). */
 export const CSM_DEFAULT_REPO = 'unsloth/csm-1b';
 
-/** Families that have no implementation yet, and the issue that tracks each. */
-const NOT_YET: Record<string, string> = {
-  mini: 'the offline mini model is not available yet (issue 9); use "tiny-random-csm" for a pipeline check or "csm" for CSM-1B',
-};
+/** The folder behind `model: 'mini'`: the shipped mini CSM (codec inside). */
+export const MINI_CSM_DIR = join(PROJECT_ROOT, 'models', 'mini', 'csm');
 
 export interface LoadTtsModelOptions {
   /** Seed of the tiny random model's weights (default 0). Ignored for checkpoints. */
@@ -116,7 +117,12 @@ export async function loadTtsModel(model: string, options: LoadTtsModelOptions =
   if (model === TINY_RANDOM_CSM) return tinyRandomTts(options.seed ?? 0);
   if (model === TINY_RANDOM_ORPHEUS) return tinyRandomOrpheus(options.seed ?? 0);
   if (model === TINY_RANDOM_LLASA) return tinyRandomLlasaTts(options.seed ?? 0);
-  if (model in NOT_YET) throw new Error(`model ${JSON.stringify(model)}: ${NOT_YET[model]}`);
+  if (model === 'mini') {
+    if (!existsSync(join(MINI_CSM_DIR, 'model.safetensors'))) {
+      throw new Error(`model "mini": ${join(MINI_CSM_DIR, 'model.safetensors')} is missing; it ships with ttslab (a partial checkout?), or rebuild it with scripts/mini/ (models/mini/README.md)`);
+    }
+    return loadCheckpoint(MINI_CSM_DIR, 'mini', options);
+  }
   if (await isLocalDir(model)) return loadCheckpoint(model, model, options);
   const choice = parseModelChoice(model, 'MODEL');
   if (choice.kind === 'family' && choice.family === 'orpheus') return loadCheckpoint(ORPHEUS_PRESET.repoId, model, options);
