@@ -19,18 +19,30 @@
  * Rope scaling (Llama-3's "llama3" type) is left out on both sides: it changes no cost.
  * Rows go to bench/results/<date>-<device>.json (bench/results.ts).
  *
+ * `--frozen f16` (issue 10): the frozen linear weights (q,k,v,o,gate,up,down and an untied
+ * lm_head) are held in f16 (`HalfLinear`: f16 tensor-core matmuls through `linearHalf`, f32
+ * accumulation, x and dy rounded to f16 per call); LoRA A/B, embeddings and norms stay f32.
+ * Weights are then drawn by a fast seeded uniform generator (std 0.02) in JS, one tensor at a
+ * time, each uploaded, rounded to f16 and its f32 upload freed (tfjs' randomNormal took 166 s
+ * for Orpheus-3B); values do not change any kernel's cost. Before the models, a check of the
+ * f16 linear (forward and gradient, rel. error vs tf.matMul in f32 on the same GPU) and its time
+ * at the shapes of one Orpheus-3B layer is printed and recorded.
+ *
  *   node --import tsx bench/lora_llama.ts --tiny                      # CPU check: tiny shape, wasm
  *   scripts/gpu/run.sh node .gpu-run/bundle/bench-lora_llama.js --model orpheus-3b,llasa-1b,llasa-8b --out $OUT
  *
  * Flags: --model LIST (default orpheus-3b), --batch N (2), --seq N (2048), --steps N (3),
- * --tiny (tiny Llama, batch 2 x 64, for a CPU), --no-torch, --out DIR (copy of the JSON).
+ * --frozen f32|f16 (f32; f16 needs WebGPU), --tiny (tiny Llama, batch 2 x 64, for a CPU),
+ * --no-torch, --out DIR (copy of the JSON).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initRuntime, runtimeInfo, gpuContext, synchronize } from '../src/runtime';
+import { initRuntime, runtimeInfo, gpuContext, synchronize, toHalf, matmulHalfPlan, HalfTensor } from '../src/runtime';
+import { linearHalf } from '../src/runtime/kernels/half_linear';
 import { fromHfConfig } from '../src/models/llama/config';
-import { LlamaForCausalLM } from '../src/models/llama/modeling';
+import type { LlamaConfig } from '../src/models/llama/config';
+import { LlamaForCausalLM, llamaWeightShapes } from '../src/models/llama/modeling';
 import { loraValueAndGrads } from '../src/lora';
 import { LlamaLoraTrainable } from '../src/train/llama';
 import { validateTrainConfig } from '../src/train/config';
@@ -44,6 +56,8 @@ const flag = (name: string): string | undefined => (args.includes(name) ? args[a
 const tiny = args.includes('--tiny');
 const outDir = flag('--out');
 const noTorch = args.includes('--no-torch');
+const frozen = flag('--frozen') ?? 'f32';
+if (frozen !== 'f32' && frozen !== 'f16') throw new Error(`--frozen must be f32 or f16, got ${JSON.stringify(frozen)}`);
 
 function intFlag(name: string, fallback: number): number {
   const v = flag(name);
@@ -94,6 +108,116 @@ export function tokenBatch(vocab: number, batch: number, seqLen: number): number
 
 
 
+/**
+ * Random Llama weights for `--frozen f16`: uniform with std 0.02 (norms 1) from a seeded
+ * xorshift in JS, one tensor at a time; linear weights are rounded to f16 on the GPU and their
+ * f32 upload freed at once. Much faster than tf.randomNormal, which draws on the CPU one
+ * Box-Muller pair at a time.
+ */
+function randomHalfModel(config: LlamaConfig, seed: number): LlamaForCausalLM {
+  let s = seed >>> 0 || 1;
+  const a = 0.02 * Math.sqrt(12); // width of a uniform with std 0.02
+  const tensors = new Map<string, tf.Tensor | HalfTensor>();
+  for (const [k, shape] of llamaWeightShapes(config)) {
+    const n = shape.reduce((x, y) => x * y, 1);
+    const data = new Float32Array(n);
+    if (/norm\.weight$/.test(k)) data.fill(1);
+    else {
+      for (let i = 0; i < n; i++) {
+        s ^= s << 13; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+        data[i] = a * (s / 4294967296 - 0.5);
+      }
+    }
+    const t = tf.tensor(data, shape, 'float32');
+    if (/_proj\.weight$|^lm_head\.weight$/.test(k)) {
+      tensors.set(k, toHalf(t));
+      t.dispose();
+    } else tensors.set(k, t);
+  }
+  return LlamaForCausalLM.fromTensors(config, tensors);
+}
+
+/**
+ * The f16 linear against tf.matMul in f32 on the same GPU at one shape (x [M, K], W [N, K]):
+ * forward and gradient rel. errors, the kernel linearHalf's plan picks, and the median times of
+ * forward and forward+backward for both (ms).
+ */
+async function checkLinearHalf(M: number, K: number, N: number): Promise<BenchRow[]> {
+  const ctx = gpuContext();
+  const x = tf.randomUniform([M, K], -1, 1, 'float32', 7);
+  const w = tf.randomUniform([N, K], -0.05, 0.05, 'float32', 8);
+  const g = tf.randomUniform([M, N], -1, 1, 'float32', 9);
+  const wh = toHalf(w);
+  const wr = tf.tidy(() => tf.transpose(tf.transpose(w))); // f32 copy for the reference
+  const rel = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.norm(tf.sub(a, b)).div(tf.norm(b)));
+  const f16 = (a: tf.Tensor) => linearHalf(a, wh);
+  const f32 = (a: tf.Tensor) => tf.matMul(a, wr, false, true);
+  const errs = tf.tidy(() => {
+    const y16 = f16(x);
+    const y32 = f32(x);
+    const d16 = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(f16(a), g)))(x);
+    const d32 = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(f32(a), g)))(x);
+    return tf.stack([rel(y16, y32), rel(d16, d32)]);
+  });
+  const [ey, edx] = Array.from(await errs.data());
+  errs.dispose();
+  const time = async (fn: () => tf.Tensor): Promise<number> => {
+    for (let i = 0; i < 3; i++) tf.dispose(fn());
+    await synchronize(ctx);
+    const meds: number[] = [];
+    for (let b = 0; b < 3; b++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 10; i++) tf.dispose(fn());
+      await synchronize(ctx);
+      meds.push((performance.now() - t0) / 10);
+    }
+    return median(meds);
+  };
+  const fwd16 = await time(() => f16(x));
+  const fwd32 = await time(() => f32(x));
+  const both16 = await time(() => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(f16(a), g)))(x));
+  const both32 = await time(() => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(f32(a), g)))(x));
+  const fwdPlan = matmulHalfPlan(M, N, K, { transB: true });
+  const bwdPlan = matmulHalfPlan(M, K, N);
+  tf.dispose([x, w, g, wr]);
+  wh.dispose();
+  const tflops = (ms: number, passes: number) => (passes * 2 * M * N * K) / (ms * 1e9);
+  console.log(`f16 linear ${M}x${K} -> ${N}: forward rel err ${ey.toExponential(2)} (${fwdPlan.variant}: ${fwdPlan.why}), `
+    + `gradient rel err ${edx.toExponential(2)} (${bwdPlan.variant}); forward ${fwd16.toFixed(3)} ms (${tflops(fwd16, 1).toFixed(1)} TFLOP/s) vs f32 tf.matMul ${fwd32.toFixed(3)} ms; `
+    + `forward + dx ${both16.toFixed(3)} ms vs f32 ${both32.toFixed(3)} ms`);
+  // Recorded either way (the rows carry the errors); a wrong kernel makes the step rows below meaningless.
+  if (!(ey <= 1e-2 && edx <= 1e-2)) console.log(`f16 linear WRONG on this GPU: forward rel err ${ey}, gradient ${edx} (bound 1e-2)`);
+  const shape = `${M}x${K}->${N}`;
+  const note = `x [${M}, ${K}] f32 -> f16, W [${N}, ${K}] f16 (forward ${fwdPlan.variant} transB, dx ${bwdPlan.variant}); pytorch column: tfjs tf.matMul f32 on the same GPU`;
+  return [
+    { name: `f16 linear ${shape} forward rel err vs f32`, unit: 'rel', ttslab: ey, pytorch: null, note },
+    { name: `f16 linear ${shape} dx rel err vs f32`, unit: 'rel', ttslab: edx, pytorch: null, note },
+    { name: `f16 linear ${shape} forward`, unit: 'ms', ttslab: fwd16, pytorch: fwd32, note },
+    { name: `f16 linear ${shape} forward + dx`, unit: 'ms', ttslab: both16, pytorch: both32, note },
+  ];
+}
+
+/**
+ * Destroys the GPU buffers tfjs-backend-webgpu keeps in its free pool (they are kept by exact
+ * size for reuse and never returned otherwise), so one model's pool does not starve the next
+ * model of GPU memory. Call with the queue drained. Reaches into the backend's BufferManager
+ * (tfjs 4.22: freeBuffers: Map<key, GPUBuffer[]>, numFreeBuffers, numBytesAllocated).
+ */
+function releaseFreeBuffers(): number {
+  const bm = (gpuContext().backend as unknown as { bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; numFreeBuffers: number; numBytesAllocated: number } }).bufferManager;
+  let bytes = 0;
+  for (const list of bm.freeBuffers.values()) {
+    for (const b of list) {
+      bytes += b.size;
+      b.destroy();
+    }
+    list.length = 0; // keys stay: releaseBuffer() does nothing while the map is empty
+  }
+  bm.numBytesAllocated -= bytes;
+  bm.numFreeBuffers = 0;
+  return bytes;
+}
+
 type TorchResult = { device?: string; rows?: Record<string, number>; notes?: Record<string, string>; error?: string };
 
 function runTorch(name: string, shape: Shape, lora: TrainConfig): TorchResult | undefined {
@@ -118,7 +242,7 @@ async function benchModel(name: string, shape: Shape, info: Awaited<ReturnType<t
   const lora = validateTrainConfig({ ...shape.lora, loraDropout: 0 });
   const pt = (key: string) => torch?.rows?.[key] ?? null;
   const tokens = BENCH.batch * BENCH.seq;
-  const label = `${name} lora step B=${BENCH.batch}x${BENCH.seq}`;
+  const label = `${name} lora step B=${BENCH.batch}x${BENCH.seq}${frozen === 'f16' ? ' f16 frozen' : ''}`;
   const loraNote = `LoRA r ${lora.loraR} / alpha ${lora.loraAlpha} on ${lora.targetModules.join(',')}`;
   const rows: BenchRow[] = [];
   const ctx = info.backend === 'webgpu' ? gpuContext() : undefined;
@@ -127,7 +251,7 @@ async function benchModel(name: string, shape: Shape, info: Awaited<ReturnType<t
   try {
     const config = fromHfConfig(hfConfig(shape), { source: `lora_llama bench (${name})` });
     let t0 = performance.now();
-    model = LlamaForCausalLM.random(config, { seed: 1 });
+    model = frozen === 'f16' ? randomHalfModel(config, 1) : LlamaForCausalLM.random(config, { seed: 1 });
     const trainable = LlamaLoraTrainable.create(model, lora);
     await sync();
     const loraParams = trainable.adapter.variables().reduce((n, v) => n + v.size, 0);
@@ -166,10 +290,12 @@ async function benchModel(name: string, shape: Shape, info: Awaited<ReturnType<t
     console.log(`${name} step: first ${first.toFixed(0)} ms, then ${ts.map((t) => t.toFixed(0)).join(', ')} ms = ${(tokens / (ms / 1e3)).toFixed(0)} tokens/s; `
       + `peak live tensors ${(peak / 2 ** 30).toFixed(2)} GiB (weights ${(weightBytes / 2 ** 30).toFixed(2)} GiB)`
       + (mem.gpuBytesAllocated != null ? `; WebGPU buffers ${(mem.gpuBytesAllocated / 2 ** 30).toFixed(2)} GiB` : ''));
-    const note = `${loraNote} (${(loraParams / 1e6).toFixed(1)} M); ttslab f32 ${info.backend}; PyTorch ${torch?.notes?.train ?? '-'}`;
+    const wdesc = frozen === 'f16' ? 'f16 frozen linear weights (HalfLinear), f32 embeddings/norms/LoRA' : 'f32';
+    const note = `${loraNote} (${(loraParams / 1e6).toFixed(1)} M); ttslab ${wdesc} ${info.backend}; PyTorch ${torch?.notes?.train ?? '-'}`
+      + (mem.gpuBytesAllocated != null ? `; WebGPU buffers after the steps ${(mem.gpuBytesAllocated / 2 ** 30).toFixed(2)} GiB; first step ${(first / 1e3).toFixed(1)} s` : '');
     rows.push({ name: label, unit: 'ms', ttslab: ms, pytorch: pt('step_ms'), note });
-    rows.push({ name: `${label} tokens/s`, unit: 'tokens/s', ttslab: tokens / (ms / 1e3), pytorch: pt('tokens_per_s'), note: `${tokens} tokens per step; ttslab f32, PyTorch bf16` });
-    rows.push({ name: `${label} peak memory`, unit: 'GiB', ttslab: peak / 2 ** 30, pytorch: pt('peak_gib'), note: `ttslab: peak live tensor bytes, f32 weights (${(weightBytes / 2 ** 30).toFixed(2)} GiB) included; PyTorch: max_memory_allocated, bf16` });
+    rows.push({ name: `${label} tokens/s`, unit: 'tokens/s', ttslab: tokens / (ms / 1e3), pytorch: pt('tokens_per_s'), note: `${tokens} tokens per step; ttslab ${frozen} frozen weights, PyTorch bf16` });
+    rows.push({ name: `${label} peak memory`, unit: 'GiB', ttslab: peak / 2 ** 30, pytorch: pt('peak_gib'), note: `ttslab: peak live tensor bytes, ${frozen} weights (${(weightBytes / 2 ** 30).toFixed(2)} GiB) included; PyTorch: max_memory_allocated, bf16` });
   } catch (e) {
     console.log(`ttslab ${name} step FAILED: ${String(e).slice(0, 2000)}`);
     rows.push({ name: label, unit: 'ms', ttslab: null, pytorch: pt('step_ms'), note: `ttslab FAILED: ${String(e).slice(0, 200)}` });
@@ -177,13 +303,18 @@ async function benchModel(name: string, shape: Shape, info: Awaited<ReturnType<t
     rows.push({ name: `${label} peak memory`, unit: 'GiB', ttslab: null, pytorch: pt('peak_gib'), note: 'ttslab failed (see the step row); PyTorch: max_memory_allocated, bf16' });
   } finally {
     model?.dispose();
+    if (ctx) {
+      await sync();
+      console.log(`${name}: released ${(releaseFreeBuffers() / 2 ** 30).toFixed(2)} GiB of pooled WebGPU buffers`);
+    }
   }
   return { rows, device: torch?.device };
 }
 
 async function main(): Promise<void> {
   const info = await initRuntime({ backend: (process.env.BACKEND as 'webgpu' | 'wasm' | undefined) ?? (tiny ? 'wasm' : 'webgpu') });
-  console.log(`ttslab backend ${info.backend} (${info.webgpu?.description ?? '-'}); batch ${BENCH.batch} x ${BENCH.seq} tokens`);
+  console.log(`ttslab backend ${info.backend} (${info.webgpu?.description ?? '-'}); batch ${BENCH.batch} x ${BENCH.seq} tokens; frozen weights ${frozen}`);
+  if (frozen === 'f16' && info.backend !== 'webgpu') throw new Error(`--frozen f16 needs the webgpu backend, got ${info.backend}`);
   const all: BenchRow[] = [];
   let device: string | undefined;
   const shapeOf = (name: string): Shape => (tiny ? { config: { ...TINY, vocab_size: 2061 }, lora: ORPHEUS_LORA_TRAIN } : MODELS[name]!);
@@ -195,6 +326,13 @@ async function main(): Promise<void> {
     const torch = runTorch(name, shape, validateTrainConfig({ ...shape.lora, loraDropout: 0 }));
     if (torch?.error) console.log(`PyTorch ${name} bench failed:\n${torch.error}`);
     torchResults.set(name, torch);
+  }
+  if (frozen === 'f16') {
+    // Orpheus-3B's gate/up projection at the bench's token count (rounded to the 128-row tile for
+    // the tiny shape too), then its q/o projection.
+    const M = Math.max(128, BENCH.batch * BENCH.seq);
+    const shapes: [number, number, number][] = tiny ? [[M, 64, 128]] : [[M, 3072, 8192], [M, 3072, 3072]];
+    for (const [m, k, n] of shapes) all.push(...(await checkLinearHalf(m, k, n)));
   }
   for (const name of names) {
     const r = await benchModel(name, shapeOf(name), info, torchResults.get(name));
