@@ -15,7 +15,8 @@
  *  4. parabolic interpolation (step 5) through d(tau - 1), d(tau), d(tau + 1) of the RAW
  *     difference function (the paper: d' biases the abscissa), F0 = sampleRate / tau*
  * Step 6 of the paper (best local estimate) is not done. Voiced/unvoiced: a frame is voiced
- * when step 3 finds a dip, the interpolated F0 lies in [minHz, maxHz], and its energy passes
+ * when step 3 finds a dip whose bottom lies inside the lag range (not one still falling at
+ * tauMin or tauMax), the interpolated F0 lies in [minHz, maxHz], and its energy passes
  * two gates: RMS above `silenceDb` dBFS, and within `relativeSilenceDb` dB of the loudest frame
  * of the clip (pauses between words, where a vocoder's residual hum can look periodic).
  *
@@ -172,6 +173,9 @@ export function yinPitch(samples: Float32Array | Float64Array, sampleRate: numbe
       if (dn[t]! < o.threshold) {
         tau = t;
         while (tau + 1 <= tauMax && dn[tau + 1]! < dn[tau]!) tau++;
+        // A dip cut by the search range (still falling below tauMin or past tauMax) has its
+        // bottom at a period outside [1 / maxHz, 1 / minHz]: no F0 in range, not the edge value.
+        if ((tau === tauMin && dn[tauMin - 1]! < dn[tauMin]!) || (tau === tauMax && dn[tauMax + 1]! < dn[tauMax]!)) tau = -1;
         break;
       }
     }

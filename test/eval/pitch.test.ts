@@ -99,6 +99,14 @@ describe('yinPitch on signals with a known F0', () => {
     assert.ok(voiced[0]! < 110 && voiced[voiced.length - 1]! > 290, `glide ${voiced[0]} -> ${voiced[voiced.length - 1]}`);
   });
 
+  test('tones just outside [minHz, maxHz] are unvoiced, not reported at the range\'s edge', () => {
+    // 520 Hz: the dip at 46.2 samples lies below tauMin = 48 (500 Hz) at 24 kHz; 55 Hz: past tauMax = 400 (60 Hz).
+    for (const hz of [520, 55]) {
+      const track = yinPitch(harmonic(hz, [0.5], 1, 24000), 24000);
+      assert.equal(track.voicedFrames, 0, `${hz} Hz: ${track.voicedFrames} frames voiced, median ${medianF0(harmonic(hz, [0.5], 1, 24000), 24000)}`);
+    }
+  });
+
   test('silence and white noise are unvoiced', () => {
     const sr = 16000;
     const silent = yinPitch(new Float32Array(sr), sr);
