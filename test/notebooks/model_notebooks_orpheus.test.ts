@@ -1,89 +1,43 @@
 // Notebooks 04-06 through the real kernel with MODEL = 'tiny-random-orpheus' (the
 // TTSLAB_MODEL variable 04 reads), after 01-03 have made the sample dataset, with
 // TTSLAB_QUICK=1 (short training, short generations), the work and run folders in a
-// temporary directory: the Orpheus family goes through the same notebooks as CSM.
-import { test, before, after } from 'node:test';
+// temporary directory (test/helpers/notebook_run.ts): the Orpheus family goes through the
+// same notebooks as CSM.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { decodeWav } from '../../src/audio/wav';
-import { readMetrics } from '../../src/train/metrics';
-import { Checkpoint } from '../../src/weights/checkpoint';
+import { join } from 'node:path';
 import { TINY_ORPHEUS_CODEBOOK_SIZE, TINY_RANDOM_ORPHEUS } from '../../src/models/orpheus/tiny';
-import { isolatedJupyterEnv } from '../helpers/jupyter';
+import {
+  assertAdapterTrained, assertListeningGrid, assertRandomWeightsNotice, assertTokenizeChoice,
+  MODEL_NOTEBOOKS, notebookSandbox, runWorkshop,
+} from '../helpers/notebook_run';
 
-const root = resolve(__dirname, '..', '..');
-let data = '';
-let env: NodeJS.ProcessEnv = {};
-
-before(() => {
-  data = mkdtempSync(join(tmpdir(), 'ttslab-nborpheus-'));
-  // Offline with an empty Hugging Face cache: nothing is downloaded, no verifier model is found.
-  env = isolatedJupyterEnv(data, {
-    TTSLAB_RUNS_DIR: join(data, 'runs'), TTSLAB_WORKDIR: join(data, 'work'), TTSLAB_QUICK: '1',
-    HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(data, 'hf-cache'), TTSLAB_MODEL: TINY_RANDOM_ORPHEUS,
-  });
-  const r = spawnSync(process.execPath, [join(root, 'kernel-setup', 'kernel.mjs')], { encoding: 'utf8', env });
-  assert.equal(r.status, 0, r.stderr);
-});
-after(() => rmSync(data, { recursive: true, force: true }));
-
-interface Output { output_type: string; text?: string[] | string; data?: Record<string, string[] | string> }
-const joined = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : (v ?? ''));
+const sandbox = notebookSandbox('nborpheus', TINY_RANDOM_ORPHEUS);
 
 test('04-06 on the tiny random Orpheus: SNAC codes, Llama LoRA training until the loss falls, PEFT adapter, listening grid of whole frames', async () => {
-  const notebooks = ['01_download', '02_transcribe_correct', '03_chunk_dataset', '04_tokenize', '05_train_lora', '06_listen_compare'];
-  const r = spawnSync(process.execPath, [join(root, 'scripts', 'workshop.mjs'), ...notebooks.map((n) => n.slice(0, 3))], { encoding: 'utf8', env, timeout: 1_500_000 });
-  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  for (const n of notebooks) assert.match(r.stdout, new RegExp(`${n}\\.ipynb\\s+ok`));
-  const runs = readdirSync(join(data, 'runs')).sort();
-  const run = join(data, 'runs', runs[runs.length - 1]!);
-  const cells = (n: string) => (JSON.parse(readFileSync(join(run, `${n}.ipynb`), 'utf8')) as { cells: { source: string[] | string; outputs?: Output[] }[] }).cells;
-  const outputs = (n: string) => cells(n).flatMap((c) => c.outputs ?? []);
-  const text = (n: string) => outputs(n).map((o) => joined(o.text) + joined(o.data?.['text/plain'])).join('\n');
-  const html = (n: string) => outputs(n).map((o) => joined(o.data?.['text/html'])).join('\n');
+  const run = runWorkshop(sandbox, MODEL_NOTEBOOKS, 1_500_000);
+  const { text, html } = run;
 
   // Every notebook that uses the random model says so.
-  for (const n of ['04_tokenize', '05_train_lora', '06_listen_compare']) assert.match(text(n), /tiny-random-orpheus has RANDOM weights: a pipeline check only/, n);
+  assertRandomWeightsNotice(run, /tiny-random-orpheus has RANDOM weights: a pipeline check only/);
 
   // 04: the choice is saved; SNAC codes: 7 per 2048-sample frame (11.71875 frames/s), histograms over the tiny codebook.
-  const work = join(data, 'work');
-  assert.equal(JSON.parse(readFileSync(join(work, 'model.json'), 'utf8')).model, TINY_RANDOM_ORPHEUS);
+  const work = sandbox.work;
+  assertTokenizeChoice(run, work, TINY_RANDOM_ORPHEUS);
   assert.match(text('04_tokenize'), /codec snac:tiny-random-orpheus-seed0:256, 24000 Hz, 7 codebooks, 11\.71875 frames\/s/);
   assert.match(html('04_tokenize'), new RegExp(`Codebook 0: \\d+ of ${TINY_ORPHEUS_CODEBOOK_SIZE} codes used`));
-  assert.equal((html('04_tokenize').match(/<audio controls/g) ?? []).length, 2, 'original + decoded');
 
   // 05: the loss fell (metrics.jsonl); the adapter is PEFT's over the Llama's 7 projections.
-  const adapters = join(work, 'adapters', TINY_RANDOM_ORPHEUS);
-  const metrics = await readMetrics(join(adapters, 'metrics.jsonl'));
-  assert.equal(metrics.length, 8);
-  assert.ok(metrics[metrics.length - 1]!.loss < metrics[0]!.loss - 0.3, `loss ${metrics[0]!.loss} -> ${metrics[metrics.length - 1]!.loss}`);
-  assert.ok(metrics.some((m) => m.eval_loss !== undefined), 'eval loss logged');
-  const cfg = JSON.parse(readFileSync(join(adapters, 'adapter', 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
-  assert.equal(cfg.peft_type, 'LORA');
-  const keys = (await Checkpoint.open(join(adapters, 'adapter', 'adapter_model.safetensors'))).keys();
+  const { keys } = await assertAdapterTrained(run, join(work, 'adapters', TINY_RANDOM_ORPHEUS), 0.3);
   assert.ok(keys.includes('base_model.model.model.layers.1.mlp.gate_proj.lora_B.weight'), keys.slice(0, 3).join());
   assert.equal(keys.length, 2 * 7 * 2, 'A and B of 7 projections in 2 layers');
-  assert.match(text('05_train_lora'), /loss [\d.]+ at step 1 -> [\d.]+ at step 8: it fell/);
 
   // 06: manifest lists 3 prompts x (reference + 4 systems); every generated WAV is whole
   // frames of 2048 samples (never a partial frame), at most 20 of them (TTSLAB_QUICK).
-  const manifestPath = join(run, 'listening', 'manifest.json');
-  assert.ok(existsSync(manifestPath), `${manifestPath} missing`);
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { entries: { prompt: number; system: string; path: string; sampleRate: number; durationSeconds: number }[] };
-  const systems = ['reference', 'base', 'base+context', 'finetuned', 'finetuned+context'];
-  assert.equal(manifest.entries.length, 15);
-  for (let p = 0; p < 3; p++) assert.deepEqual(manifest.entries.filter((e) => e.prompt === p).map((e) => e.system), systems);
-  for (const e of manifest.entries) {
-    const wav = decodeWav(readFileSync(join(run, 'listening', e.path)), e.path);
-    assert.equal(wav.sampleRate, e.sampleRate);
-    if (e.system === 'reference') continue;
+  assertListeningGrid(run, (e, wav) => {
+    if (e.system === 'reference') return;
     const samples = wav.channels[0]!.length;
     assert.equal(samples % 2048, 0, `${e.path}: ${samples} samples is not whole frames`);
     assert.ok(samples >= 2048 && samples <= 20 * 2048, `${e.path}: ${samples / 2048} frames`);
-  }
-  const grid = html('06_listen_compare');
-  for (const s of systems) assert.ok(grid.includes(`data-system="${s}"`), `grid column ${s}`);
+  });
 });

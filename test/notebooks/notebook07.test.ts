@@ -2,47 +2,24 @@
 // it: 01-05 first make the work folder (dataset, codes, the model choice and 05's adapter),
 // as test/notebooks/model_notebooks.test.ts does, then 07 on the notebooks' default model
 // (tiny-random-csm) with TTSLAB_QUICK=1 budgets, offline with an empty Hugging Face cache
-// (no Whisper, no WavLM: the searches use the model-free spectral similarity).
-import { test, before, after } from 'node:test';
+// (no Whisper, no WavLM: the searches use the model-free spectral similarity); the sandbox
+// is test/helpers/notebook_run.ts's.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { decodeWav } from '../../src/audio/wav';
 import type { EvaluationReport } from '../../src/eval/report';
-import { isolatedJupyterEnv } from '../helpers/jupyter';
+import { DATA_NOTEBOOKS, notebookSandbox, runWorkshop } from '../helpers/notebook_run';
 
-const root = resolve(__dirname, '..', '..');
-let data = '';
-let env: NodeJS.ProcessEnv = {};
-
-before(() => {
-  data = mkdtempSync(join(tmpdir(), 'ttslab-nb07-'));
-  env = isolatedJupyterEnv(data, {
-    TTSLAB_RUNS_DIR: join(data, 'runs'), TTSLAB_WORKDIR: join(data, 'work'), TTSLAB_QUICK: '1',
-    HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(data, 'hf-cache'),
-  });
-  delete env.TTSLAB_MODEL; // the notebooks' default: tiny-random-csm
-  const r = spawnSync(process.execPath, [join(root, 'kernel-setup', 'kernel.mjs')], { encoding: 'utf8', env });
-  assert.equal(r.status, 0, r.stderr);
-});
-after(() => rmSync(data, { recursive: true, force: true }));
-
-interface Output { output_type: string; text?: string[] | string; data?: Record<string, string[] | string> }
-const joined = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : (v ?? ''));
+// No TTSLAB_MODEL: the notebooks' default, tiny-random-csm.
+const sandbox = notebookSandbox('nb07');
 
 test('07 on the tiny random CSM: best-of-N and beam search with their compute, the six-system report as JSON + Markdown + WAVs', async () => {
-  const notebooks = ['01_download', '02_transcribe_correct', '03_chunk_dataset', '04_tokenize', '05_train_lora', '07_inference_scaling'];
-  const r = spawnSync(process.execPath, [join(root, 'scripts', 'workshop.mjs'), ...notebooks.map((n) => n.slice(0, 3))], { encoding: 'utf8', env, timeout: 900_000 });
-  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  for (const n of notebooks) assert.match(r.stdout, new RegExp(`${n}\\.ipynb\\s+ok`));
-  const runs = readdirSync(join(data, 'runs')).sort();
-  const run = join(data, 'runs', runs[runs.length - 1]!);
-  const nb = JSON.parse(readFileSync(join(run, '07_inference_scaling.ipynb'), 'utf8')) as { cells: { source: string[] | string; outputs?: Output[] }[] };
-  const outputs = nb.cells.flatMap((c) => c.outputs ?? []);
-  const text = outputs.map((o) => joined(o.text) + joined(o.data?.['text/plain'])).join('\n');
-  const html = outputs.map((o) => joined(o.data?.['text/html'])).join('\n');
+  const notebooks = [...DATA_NOTEBOOKS, '04_tokenize', '05_train_lora', '07_inference_scaling'];
+  const run = runWorkshop(sandbox, notebooks, 900_000);
+  const text = run.text('07_inference_scaling');
+  const html = run.html('07_inference_scaling');
 
   assert.match(text, /RANDOM weights: a pipeline check only/);
   assert.match(text, /speaker verifier: spectral similarity \(no WavLM in the cache\)/);
@@ -54,7 +31,7 @@ test('07 on the tiny random CSM: best-of-N and beam search with their compute, t
   assert.ok((html.match(/<audio controls/g) ?? []).length >= 2, 'the chosen outputs can be heard');
 
   // The report: six systems, every held-out text through each, files next to the executed notebooks.
-  const dir = join(run, 'evaluation');
+  const dir = join(run.dir, 'evaluation');
   const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
   assert.deepEqual(report.systems.map((s) => s.id), ['base', 'base+search', 'finetuned', 'finetuned+search', 'finetuned+context', 'finetuned+context+search']);
   assert.ok(report.items >= 1 && report.items <= 2, `items ${report.items}`);
