@@ -176,6 +176,7 @@ def main() -> None:
     ap.add_argument('--hidden', type=int, default=256)
     ap.add_argument('--layers', type=int, default=6)
     ap.add_argument('--ffn', type=int, default=768)
+    ap.add_argument('--samples', type=int, default=0, help='held-out sentences to generate with transformers after training (slow; ttslab generates them instead)')
     a = ap.parse_args()
     global NUM_CODEBOOKS
     random.seed(a.seed)
@@ -270,8 +271,9 @@ def main() -> None:
         json.dump(ev, f, indent=1)
 
     # A few generations of held-out sentences by transformers' own generate (codes; decode them with melcodec.py).
-    samples = generate_samples(model.float(), rows, dev)
-    np.savez_compressed(os.path.join(a.out + '_samples.npz'), **samples)
+    if a.samples:
+        samples = generate_samples(model.float(), rows, dev, a.samples)
+        np.savez_compressed(os.path.join(a.out + '_samples.npz'), **samples)
     print(f'csm: saved {a.out}', flush=True)
 
 

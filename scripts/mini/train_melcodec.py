@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument('--frames-per-code', type=int, default=8)
     ap.add_argument('--iters', type=int, default=10)
     ap.add_argument('--device', default=None, help="a torch device ('cuda') for the k-means; default numpy")
+    ap.add_argument('--eval-only', action='store_true', help='OUT already holds a codec: only judge it')
     ap.add_argument('--eval-voices', default='flite-slt,flite-rms')
     ap.add_argument('--eval-sentences', type=int, default=50)
     a = ap.parse_args()
@@ -70,6 +71,11 @@ def main() -> None:
     clip = lambda r: np.asarray(audio[r['offset']:r['offset'] + r['samples']])  # noqa: E731
     train = [r for r in rows if r['split'] == 'train']
     factors = [float(f) for f in a.augment.split(',') if f]
+    if a.eval_only:
+        codec = melcodec.load(a.out)
+        cfg = codec.c
+        evaluate(codec, cfg, rows, clip, a, t0, {'config': cfg.to_dict(), 'voices': {}})
+        return
     with ProcessPoolExecutor(a.jobs, initializer=_init, initargs=(cfg.to_dict(),)) as ex:
         feats = list(ex.map(_patches, (clip(r) for r in train), chunksize=32))
         for f in factors:
@@ -84,6 +90,10 @@ def main() -> None:
     report: dict = {'config': cfg.to_dict(), 'train_clips': len(train), 'augment': factors,
                     'bits_per_second': cfg.num_codebooks * float(np.log2(cfg.codebook_size)) * cfg.sampling_rate / cfg.frame_samples,
                     'voices': {}}
+    evaluate(codec, cfg, rows, clip, a, t0, report)
+
+
+def evaluate(codec, cfg, rows, clip, a, t0, report: dict) -> None:
     voices = [v for v in a.eval_voices.split(',') if v]
     if voices:
         from asr_judge import recognise, word_errors
@@ -100,8 +110,9 @@ def main() -> None:
             n += len(r['text'].split())
         report['voices'][voice] = {'sentences': len(ev), 'words': n, 'wer_original': e0 / n, 'wer_decoded': e1 / n, 'ratio': (e1 / n) / max(e0 / n, 1e-9)}
         print(f'{voice}: {len(ev)} held-out sentences, {n} words: WER original {e0 / n:.3f}, decoded {e1 / n:.3f} ({time.time() - t0:.0f} s)', flush=True)
-    with open(os.path.join(a.out, 'codec_eval.json'), 'w') as f:
-        json.dump(report, f, indent=2)
+    if report['voices']:
+        with open(os.path.join(a.out, 'codec_eval.json'), 'w') as f:
+            json.dump(report, f, indent=2)
 
 
 if __name__ == '__main__':
