@@ -9,7 +9,8 @@
  *   - full training steps (issue 8, acceptance 3) on the same batch: forward + backward, global
  *     grad norm + clipping to 1.0, optimizer update (lr 2e-4, weight decay 0.01, the trainer's
  *     defaults) with ttslab's 'adamw' (float32 moments on the device) and 'adamw_8bit'
- *     (block-wise 8-bit moments, bitsandbytes' layout, kept and updated on the host): step
+ *     (block-wise 8-bit moments, bitsandbytes' layout; on WebGPU both update in one fused WGSL
+ *     dispatch per tensor with the clip coefficient folded in, src/runtime/kernels/adamw.ts): step
  *     time with its phases, tokens/s, peak live tensor bytes, optimizer state bytes; PyTorch:
  *     torch.optim.AdamW (fused=False, the foreach default, and fused=True) in f32 and with bf16
  *     weights under torch.autocast, and bitsandbytes' AdamW8bit where it is installed;
@@ -32,7 +33,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initRuntime, runtimeInfo, gpuContext, synchronize } from '../src/runtime';
 import { CsmForConditionalGeneration, BACKBONE_ONLY_INDEX, fromHfConfig, generateFrames } from '../src/models/csm';
 import { applyLora, loraValueAndGrads, type LoraAdapter } from '../src/lora';
-import { clipGradsByNorm, createOptimizer, decaysWeight, globalGradNorm } from '../src/train/optim';
+import { clipCoefficient, createOptimizer, decaysWeight, globalGradNorm } from '../src/train/optim';
 import { DEFAULT_TRAIN_CONFIG, type OptimizerName } from '../src/train/config';
 import type { NamedVariable } from '../src/train/types';
 import { appendRows, median, peakBytes, printRows, type BenchRow } from './results';
@@ -236,7 +237,8 @@ async function main(): Promise<void> {
     const tokensPerStep = batch.inputIds.reduce((n, r) => n + r.length, 0);
     for (const kind of optimizers) {
       const optimizer = createOptimizer(kind, params, { beta1: BENCH.betas[0], beta2: BENCH.betas[1], eps: BENCH.eps, weightDecay: BENCH.weightDecay });
-      // Phases in ms: forward + backward (loss read back), grad norm + clip, optimizer update (drained).
+      // Phases in ms: forward + backward (loss read back), grad norm (read back; the clip
+      // coefficient is a number), optimizer update with the clip folded in as gradScale (drained).
       const fullStep = async (): Promise<{ loss: number; gradNorm: number; fwdBwd: number; clip: number; update: number; total: number }> => {
         const t0 = performance.now();
         const { value, grads } = loraValueAndGrads(adapter, () => model.loss({ ...batch, training: true }));
@@ -247,10 +249,10 @@ async function main(): Promise<void> {
           const t1 = performance.now();
           const gradNorm = await globalGradNorm(grads.values());
           if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new Error(`bench/csm.ts ${kind}: loss ${loss}, grad norm ${gradNorm} (not finite)`);
-          clipGradsByNorm(grads, BENCH.maxGradNorm, gradNorm);
+          const coef = clipCoefficient(BENCH.maxGradNorm, gradNorm);
           await sync();
           const t2 = performance.now();
-          await optimizer.step(grads, BENCH.lr);
+          await optimizer.step(grads, BENCH.lr, coef);
           await sync();
           const t3 = performance.now();
           return { loss, gradNorm, fwdBwd: t1 - t0, clip: t2 - t1, update: t3 - t2, total: t3 - t0 };
@@ -284,15 +286,17 @@ async function main(): Promise<void> {
         const steps: Awaited<ReturnType<typeof fullStep>>[] = [];
         for (let i = 0; i < BENCH.optimSteps; i++) steps.push(await fullStep());
         const stateBytes = optimizer.stateBytes();
-        const where = kind === 'adamw' ? `${info.backend} tensors (m, v float32)` : 'host memory (uint8 codes + float32 absmax per 256 values; tensors below 4096 values keep float32)';
+        const where = kind === 'adamw'
+          ? `${info.backend} tensors (m, v float32), update path ${optimizer.path}`
+          : `${optimizer.path === 'webgpu-fused' ? 'GPU buffers (uint8 codes packed 4 per u32 word' : 'host memory (uint8 codes'} + float32 absmax per 256 values; tensors below 4096 values keep float32), update path ${optimizer.path}`;
         const med = (k: 'fwdBwd' | 'clip' | 'update' | 'total') => median(steps.map((s) => s[k]));
         const mem = runtimeInfo().memory;
         console.log(`${kind}: warm-up ${warm.map((t) => t.toFixed(0)).join(', ')} ms; steps ${steps.map((s) => s.total.toFixed(0)).join(', ')} ms `
-          + `(median fwd+bwd ${med('fwdBwd').toFixed(0)}, norm+clip ${med('clip').toFixed(0)}, update ${med('update').toFixed(0)}); `
+          + `(median fwd+bwd ${med('fwdBwd').toFixed(0)}, norm ${med('clip').toFixed(0)}, update+clip ${med('update').toFixed(0)}, ${optimizer.path}); `
           + `losses ${steps.map((s) => s.loss.toFixed(4)).join(', ')}; grad norms ${steps.map((s) => s.gradNorm.toFixed(3)).join(', ')}; `
           + `${(tokensPerStep / (med('total') / 1e3)).toFixed(0)} tokens/s; peak live tensors ${(peak / 2 ** 30).toFixed(3)} GiB; `
           + `optimizer state ${(stateBytes / 2 ** 20).toFixed(1)} MiB in ${where}; WebGPU buffers ${mem.gpuBytesAllocated != null ? (mem.gpuBytesAllocated / 2 ** 30).toFixed(2) : '-'} GiB`);
-        const phases = `median phases fwd+bwd ${med('fwdBwd').toFixed(0)} ms, grad norm + clip ${med('clip').toFixed(0)} ms, update ${med('update').toFixed(0)} ms`;
+        const phases = `median phases fwd+bwd ${med('fwdBwd').toFixed(0)} ms, grad norm ${med('clip').toFixed(0)} ms, update with clip folded in (${optimizer.path}) ${med('update').toFixed(0)} ms`;
         const ptKey = kind === 'adamw' ? 'adamw_f32' : 'adamw8bit_f32';
         const ptNote = `PyTorch: ${torch?.notes?.[ptKey] ?? (kind === 'adamw_8bit' ? torch?.notes?.adamw8bit : undefined) ?? 'not measured'}`;
         const common = `lr ${BENCH.lr}, wd ${BENCH.weightDecay}, clip ${BENCH.maxGradNorm}, ${params.length} LoRA tensors (${(params.reduce((n, p) => n + p.variable.size, 0) / 1e6).toFixed(1)} M); ttslab ${kind} f32 weights${tag}`;
@@ -312,7 +316,7 @@ async function main(): Promise<void> {
     for (const [key, label] of [['adamw_fused_f32', 'adamw fused'], ['adamw_bf16', 'adamw bf16-autocast'], ['adamw_fused_bf16', 'adamw fused bf16-autocast'], ['adamw8bit_bf16', 'adamw_8bit bf16-autocast']] as const) {
       if (torch?.rows?.[`opt_step_ms_${key}`] == null) continue;
       const base = `csm-1b train %s ${label} B=2 30s${quick ? ' quick' : ''}`;
-      const note = `PyTorch only: ${torch?.notes?.[key] ?? key}; ttslab has no fused optimizer kernel or bf16 path (tfjs 4.22: f32)${tag}`;
+      const note = `PyTorch only: ${torch?.notes?.[key] ?? key}; ttslab has no bf16 path (tfjs 4.22: f32); its fused WGSL update is in the adamw / adamw_8bit rows${tag}`;
       rows.push({ name: base.replace('%s', 'step'), unit: 'ms', ttslab: null, pytorch: pt(`opt_step_ms_${key}`), note });
       rows.push({ name: base.replace('%s', 'tokens/s'), unit: 'tokens/s', ttslab: null, pytorch: pt(`opt_tokens_s_${key}`), note });
       rows.push({ name: base.replace('%s', 'peak memory'), unit: 'GiB', ttslab: null, pytorch: pt(`opt_peak_gib_${key}`), note: `max_memory_allocated over the timed steps${tag}` });

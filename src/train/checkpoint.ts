@@ -3,14 +3,21 @@
  *   adapter/                   the model's adapter (PEFT layout for LoRA)
  *   optimizer.safetensors      the optimizer moments (float32, or 8-bit codes + absmax)
  *   trainer_state.json         step, data position, RNG seed, elapsed time, config
- * A checkpoint is written into a hidden temp folder, every file fsynced, then renamed into
- * place in one step, so a kill at any moment leaves either no `checkpoint-<step>` or a
- * whole one; leftover temp folders are removed on the next start. Replacing a folder that
- * exists (the final `adapter/`) sets the old one aside as `.tmp-old-<tag>-<name>` first;
- * a kill between the two renames is undone on the next start (the old one is put back).
+ * A checkpoint is written into a hidden temp folder `.tmp-<tag>`, every file fsynced, then
+ * renamed into place in one step, so a kill at any moment leaves either no `checkpoint-<step>`
+ * or a whole one. Folders that make way for it (an older folder of the same name, and the
+ * oldest checkpoints beyond saveTotalLimit) are first renamed aside as `.tmp-old-<tag>-<name>`,
+ * then, once the new folder is in place, renamed to `.tmp-trash-<tag>-<name>` and deleted:
+ * a folder is never deleted under its own name, so a kill inside a deletion leaves a hidden
+ * folder, never a `checkpoint-<step>` with files missing. The count of checkpoints therefore
+ * never exceeds saveTotalLimit (for a limit of 1 there is a moment with none, undone on the
+ * next start). On the next start `removeStaleTemp` puts a folder set aside back when its
+ * replacement never arrived (`.tmp-<tag>` still there), removes every other hidden temp
+ * folder and any `checkpoint-<step>` without trainer_state.json (left by earlier versions);
+ * listing and resume only see checkpoints with trainer_state.json.
  * A failed write (a full disk) throws a FileWriteError naming the folder; nothing changes.
  */
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { asWriteError } from '../audio/files';
@@ -70,12 +77,31 @@ async function fsyncTree(dir: string): Promise<void> {
   await fsyncPath(dir);
 }
 
+const newTag = () => `${process.pid}-${randomBytes(4).toString('hex')}`;
+
+/** Deletes `parent/name` by renaming it to a hidden trash name first (one atomic step), then removing that. */
+async function discard(parent: string, name: string): Promise<void> {
+  const trash = join(parent, `${TEMP_PREFIX}trash-${newTag()}-${name}`);
+  await rename(join(parent, name), trash);
+  await fsyncPath(parent);
+  await rm(trash, { recursive: true, force: true });
+}
+
+export interface WriteDirOptions {
+  /**
+   * Names of sibling folders in `parent` to remove when `dir` is in place (old checkpoints
+   * beyond the limit): set aside before the rename, deleted after it, put back on failure.
+   */
+  displace?: string[];
+}
+
 /**
  * Writes `dir` atomically: `fill` writes into a temp folder next to it, which is synced
- * and renamed over `dir` (an older `dir` is moved aside first and removed after).
+ * and renamed over `dir` (an older `dir`, and the `displace` folders, are moved aside
+ * first and removed after).
  */
-export async function writeDirAtomic(dir: string, parent: string, fill: (tmp: string) => Promise<void>): Promise<void> {
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+export async function writeDirAtomic(dir: string, parent: string, fill: (tmp: string) => Promise<void>, options: WriteDirOptions = {}): Promise<void> {
+  const tag = newTag();
   const tmp = join(parent, `${TEMP_PREFIX}${tag}`);
   const failed = (e: unknown) => {
     const w = asWriteError(e, dir, `${basename(dir)} was left as it was before`);
@@ -93,33 +119,44 @@ export async function writeDirAtomic(dir: string, parent: string, fill: (tmp: st
     await rm(tmp, { recursive: true, force: true });
     throw failed(e);
   }
-  // The name says which folder it belongs to, so removeStaleTemp can put it back.
-  const old = join(parent, `${TEMP_PREFIX}old-${tag}-${basename(dir)}`);
-  let moved = false;
+  // The name says which folder it belongs to and which temp folder replaces it, so
+  // removeStaleTemp can put it back when the replacement never arrived.
+  const aside = (name: string) => join(parent, `${TEMP_PREFIX}old-${tag}-${name}`);
+  const names = [basename(dir), ...(options.displace ?? []).filter((n) => n !== basename(dir))];
+  const moved: string[] = [];
   try {
-    await rename(dir, old);
-    moved = true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      await rm(tmp, { recursive: true, force: true });
-      throw failed(e);
+    for (const name of names) {
+      try {
+        await rename(join(parent, name), aside(name));
+        moved.push(name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
     }
-  }
-  try {
     await rename(tmp, dir);
   } catch (e) {
-    if (moved) await rename(old, dir).catch(() => undefined);
+    for (const name of moved.reverse()) await rename(aside(name), join(parent, name)).catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
     throw failed(e);
   }
   await fsyncPath(parent);
-  if (moved) await rm(old, { recursive: true, force: true });
+  // The new folder is in place: the ones set aside go to trash names (so removeStaleTemp
+  // could never put a half-deleted one back), then are deleted.
+  for (const name of moved) {
+    const trash = join(parent, `${TEMP_PREFIX}trash-${tag}-${name}`);
+    await rename(aside(name), trash);
+    await rm(trash, { recursive: true, force: true });
+  }
 }
 
 export async function saveTrainerCheckpoint(
   outputDir: string, model: AdapterStore, optimizer: Optimizer, state: TrainerState,
 ): Promise<string> {
   const dir = join(outputDir, `checkpoint-${state.step}`);
+  // The oldest checkpoints beyond saveTotalLimit make way for this one (the new one counts).
+  const limit = state.config.saveTotalLimit;
+  const others = (await listCheckpoints(outputDir)).filter((c) => c.step !== state.step);
+  const displace = limit > 0 ? others.slice(0, Math.max(0, others.length - (limit - 1))).map((c) => basename(c.dir)) : [];
   await writeDirAtomic(dir, outputDir, async (tmp) => {
     const adapterDir = join(tmp, ADAPTER_DIR_NAME);
     await mkdir(adapterDir);
@@ -129,7 +166,7 @@ export async function saveTrainerCheckpoint(
     });
     // Written last: a folder with trainer_state.json holds everything before it.
     await writeFile(join(tmp, TRAINER_STATE_NAME), JSON.stringify(state, null, 2) + '\n');
-  });
+  }, { displace });
   return dir;
 }
 
@@ -140,7 +177,7 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
   return s;
 }
 
-/** Complete checkpoints in `outputDir`, oldest first. */
+/** Complete checkpoints in `outputDir` (`checkpoint-<step>` folders holding trainer_state.json), oldest first. */
 export async function listCheckpoints(outputDir: string): Promise<{ step: number; dir: string }[]> {
   let names: string[];
   try {
@@ -152,26 +189,39 @@ export async function listCheckpoints(outputDir: string): Promise<{ step: number
   const out: { step: number; dir: string }[] = [];
   for (const n of names) {
     const m = CHECKPOINT_RE.exec(n);
-    if (m) out.push({ step: Number(m[1]), dir: join(outputDir, n) });
+    if (m && (await isComplete(join(outputDir, n)))) out.push({ step: Number(m[1]), dir: join(outputDir, n) });
   }
   return out.sort((a, b) => a.step - b.step);
 }
 
-const OLD_RE = /^\.tmp-old-\d+-[0-9a-f]+-(.+)$/;
+/** trainer_state.json is written last inside the temp folder: a folder with it holds everything. */
+async function isComplete(dir: string): Promise<boolean> {
+  try {
+    await access(join(dir, TRAINER_STATE_NAME));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `.tmp-old-<pid>-<hex>-<name>`: <pid>-<hex> is the tag of the temp folder that replaces it. */
+const OLD_RE = /^\.tmp-old-(\d+-[0-9a-f]+)-(.+)$/;
 
 /**
  * Cleans up after a killed run: a folder set aside by `writeDirAtomic` whose replacement
- * never arrived is renamed back (`.tmp-old-<tag>-adapter` -> `adapter`); every other temp
- * folder is removed (never a `checkpoint-N`). Returns the names removed or restored.
+ * never arrived (its `.tmp-<tag>` is still there, the name is free) is renamed back
+ * (`.tmp-old-<tag>-adapter` -> `adapter`, `.tmp-old-<tag>-checkpoint-3` -> `checkpoint-3`);
+ * every other temp folder is removed, and so is a `checkpoint-<step>` without
+ * trainer_state.json (moved to a trash name first). Returns the names removed or restored.
  */
 export async function removeStaleTemp(outputDir: string): Promise<string[]> {
   const removed: string[] = [];
   const names = await readdir(outputDir).catch(() => [] as string[]);
   for (const n of names) {
     const m = OLD_RE.exec(n);
-    if (m && !names.includes(m[1]!)) {
-      await rename(join(outputDir, n), join(outputDir, m[1]!));
-      names.push(m[1]!);
+    if (m && names.includes(`${TEMP_PREFIX}${m[1]}`) && !names.includes(m[2]!)) {
+      await rename(join(outputDir, n), join(outputDir, m[2]!));
+      names.push(m[2]!);
       removed.push(n);
     }
   }
@@ -181,14 +231,20 @@ export async function removeStaleTemp(outputDir: string): Promise<string[]> {
       removed.push(n);
     }
   }
+  for (const n of names) {
+    if (CHECKPOINT_RE.test(n) && !(await isComplete(join(outputDir, n)))) {
+      await discard(outputDir, n);
+      removed.push(n);
+    }
+  }
   return removed;
 }
 
-/** Keeps the newest `limit` checkpoints (0 keeps all). */
+/** Keeps the newest `limit` checkpoints (0 keeps all); each one dropped is renamed to a trash name before it is deleted. */
 export async function pruneCheckpoints(outputDir: string, limit: number): Promise<void> {
   if (limit <= 0) return;
   const all = await listCheckpoints(outputDir);
-  for (const c of all.slice(0, Math.max(0, all.length - limit))) await rm(c.dir, { recursive: true, force: true });
+  for (const c of all.slice(0, Math.max(0, all.length - limit))) await discard(outputDir, basename(c.dir));
 }
 
 /** Loads adapter and optimizer state of a checkpoint into `model` and `optimizer`; returns its state. */
