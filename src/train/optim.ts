@@ -63,6 +63,13 @@ function fusedContext(): GpuContext | null {
   return tf.getBackend() === 'webgpu' ? gpuContext() : null;
 }
 
+/** The fused path was chosen at construction: the backend must still be webgpu. */
+function checkBackend(gpu: GpuContext | null, kind: string): void {
+  if (gpu && tf.getBackend() !== 'webgpu') {
+    throw new Error(`${kind}: created on the webgpu backend (state in GPU buffers), but '${tf.getBackend()}' is active now; create the optimizer after choosing the backend`);
+  }
+}
+
 function checkScale(gradScale: number): void {
   if (!Number.isFinite(gradScale) || gradScale <= 0) throw new Error(`optimizer step: gradScale must be a positive finite number, got ${gradScale}`);
 }
@@ -108,6 +115,7 @@ export class AdamW implements Optimizer {
   async step(grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): Promise<void> {
     checkGrads(this.params, grads);
     checkScale(gradScale);
+    checkBackend(this.gpu, this.kind);
     this.t++;
     const { beta1: b1, beta2: b2, eps, weightDecay } = this.options;
     const bc1 = 1 - b1 ** this.t;
@@ -269,6 +277,7 @@ export class AdamW8bit implements Optimizer {
   async step(grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): Promise<void> {
     checkGrads(this.params, grads);
     checkScale(gradScale);
+    checkBackend(this.gpu, this.kind);
     this.t++;
     const { beta1: b1, beta2: b2, eps, weightDecay } = this.options;
     const stepSize = lr / (1 - b1 ** this.t);
