@@ -1,9 +1,18 @@
 /**
  * Long input: a 3-hour recording (flite speech looped by ffmpeg into a 32 kbit/s MP3 in a
- * temp folder) goes through download from a local HTTP server, streamed decode, Whisper's
- * 30 s log-mel windows and chunking in a child process, whose peak RSS must be within 20 %
- * of a 10-minute recording's. The whole-file path transcribe() uses today is measured for
- * comparison (LONG_WHOLE=1 adds it: it holds the whole recording, ~1.3 GiB for 3 h).
+ * temp folder) goes, in child processes whose peak RSS must be within 20 % of a 10-minute
+ * recording's, through
+ * - the stream path: download from a local HTTP server, streamed decode, Whisper's 30 s
+ *   log-mel windows and chunking of a segment per 5 s;
+ * - the transcription path: download, then transcribe() of the file with the tiny Whisper
+ *   fixture on the wasm backend (CPU): two streamed passes over the file (the log-mel
+ *   maximum, then each window's features), the real encoder and decoder on every 30 s
+ *   window (at most TRANSCRIBE_MAX_NEW_TOKENS new tokens each: the encoder, ~1 s of CPU a
+ *   window, is the cost), the transcript's segments chunked. It runs beside the stream path
+ *   (CI has 2 cores) and is the longest part of the suite (about 6.5 min for 3 h).
+ * The whole-file path (decodeAudioFile + extractFeatures of everything, what transcribe()
+ * does for samples passed as an array) is measured for comparison with LONG_WHOLE=1: it
+ * holds the whole recording, ~2.4 GiB for 3 h.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,16 +51,42 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run { mode: string; bytes: number; seconds: number; windows: number; melFrames: number; clips: number; maxRssMiB: number; downloadS: number; processS: number }
+/**
+ * New tokens per window on the transcription path. With at most 3, a window never ends in a
+ * timestamp pair (the first token is a timestamp and the second must be text), so decoding
+ * moves on by whole 30 s windows: exactly one encoder pass per 30 s of audio.
+ */
+const TRANSCRIBE_MAX_NEW_TOKENS = 3;
 
-async function measure(mode: string, name: string): Promise<Run> {
-  const r = await runTs('test/reliability/children/long_child.ts', [mode, `${base}/${name}.mp3`, join(dir, `${name}-${mode}-dl.mp3`)], {}, { timeoutMs: 590_000 });
-  assert.equal(r.code, 0, r.stderr);
+interface Run {
+  mode: string; bytes: number; seconds: number; windows: number; melFrames: number; clips: number; maxRssMiB: number; downloadS: number; processS: number;
+  /** transcribe mode: the transcript's segments, those with text, the last end (s), the decoding bound. */
+  segments: number; textSegments: number; lastEnd: number; maxNewTokens: number;
+}
+
+async function measure(mode: string, name: string, timeoutMs = 590_000): Promise<Run> {
+  const r = await runTs('test/reliability/children/long_child.ts', [mode, `${base}/${name}.mp3`, join(dir, `${name}-${mode}-dl.mp3`)],
+    { LONG_MAX_NEW_TOKENS: String(TRANSCRIBE_MAX_NEW_TOKENS) }, { timeoutMs });
+  assert.equal(r.code, 0, `${mode} ${name}: exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
   rmSync(join(dir, `${name}-${mode}-dl.mp3`), { force: true });
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Run;
 }
 
+/** The transcription path's runs, started with the stream path's (they share CI's 2 cores). */
+let transcriptionRuns: Promise<[Run, Run]> | undefined;
+function startTranscriptionRuns(): Promise<[Run, Run]> {
+  if (!transcriptionRuns) {
+    transcriptionRuns = (async (): Promise<[Run, Run]> => {
+      const short = await measure('transcribe', 'short');
+      return [short, await measure('transcribe', 'long', 1_500_000)];
+    })();
+    transcriptionRuns.catch(() => {}); // awaited (and reported) by the transcription test
+  }
+  return transcriptionRuns;
+}
+
 test('3 h of audio: download, streamed decode, 30 s Whisper windows and chunking within 20 % of the peak RSS of 10 min', { timeout: 900_000 }, async () => {
+  startTranscriptionRuns();
   const short = await measure('stream', 'short');
   const long = await measure('stream', 'long');
   for (const [r, s] of [[short, SHORT_S], [long, LONG_S]] as const) {
@@ -68,11 +103,30 @@ test('3 h of audio: download, streamed decode, 30 s Whisper windows and chunking
   if (process.env.LONG_WHOLE) {
     for (const name of ['short', 'long']) {
       const w = await measure('whole', name);
-      figures.push({ name: `peak RSS, ${name === 'short' ? '10 min' : '3 h'} recording (whole-file decodeAudioFile + extractFeatures, as transcribe() does)`, value: +w.maxRssMiB.toFixed(1), unit: 'MiB', detail: `${w.processS.toFixed(1)} s` });
+      figures.push({ name: `peak RSS, ${name === 'short' ? '10 min' : '3 h'} recording (whole-file decodeAudioFile + extractFeatures, as transcribe() does for samples in an array)`, value: +w.maxRssMiB.toFixed(1), unit: 'MiB', detail: `${w.processS.toFixed(1)} s` });
     }
   }
   recordFigures('long-input', figures);
   assert.ok(ratio <= 1.2, `peak RSS 3 h ${long.maxRssMiB.toFixed(1)} MiB vs 10 min ${short.maxRssMiB.toFixed(1)} MiB: ratio ${ratio.toFixed(3)} > 1.2`);
+});
+
+test('3 h of audio through transcribe() (tiny Whisper on CPU, features streamed from the file, every window encoded and decoded) within 20 % of the peak RSS of 10 min', { timeout: 1_800_000 }, async () => {
+  const [short, long] = await startTranscriptionRuns();
+  for (const [r, s] of [[short, SHORT_S], [long, LONG_S]] as const) {
+    // Each window moves decoding on by at most 3000 mel frames; with TRANSCRIBE_MAX_NEW_TOKENS <= 3 by exactly 3000.
+    if (TRANSCRIBE_MAX_NEW_TOKENS <= 3) assert.equal(r.windows, Math.ceil(s / 30), `${s} s: encoder passes`);
+    else assert.ok(r.windows >= Math.ceil(s / 30), `${s} s: ${r.windows} encoder passes`);
+    assert.equal(r.melFrames, r.windows * 3000);
+    assert.equal(r.maxNewTokens, TRANSCRIBE_MAX_NEW_TOKENS);
+    assert.ok(r.lastEnd <= s + 1, `a segment ends at ${r.lastEnd} s of ${s}`);
+  }
+  const ratio = long.maxRssMiB / short.maxRssMiB;
+  const detail = (r: Run) => `${r.windows} windows through the encoder and decoder (greedy, <= ${r.maxNewTokens} new tokens each); ${r.segments} segments (${r.textSegments} with text), ${r.clips} clips; download ${r.downloadS.toFixed(1)} s, transcribe+chunk ${r.processS.toFixed(1)} s`;
+  recordFigures('long-input-transcribe', [
+    { name: 'peak RSS, 10 min recording (transcription path)', value: +short.maxRssMiB.toFixed(1), unit: 'MiB', detail: detail(short) },
+    { name: 'peak RSS, 3 h recording (transcription path)', value: +long.maxRssMiB.toFixed(1), unit: 'MiB', detail: `${detail(long)}; ratio ${ratio.toFixed(3)}` },
+  ]);
+  assert.ok(ratio <= 1.2, `transcription path: peak RSS 3 h ${long.maxRssMiB.toFixed(1)} MiB vs 10 min ${short.maxRssMiB.toFixed(1)} MiB: ratio ${ratio.toFixed(3)} > 1.2`);
 });
 
 test('decodeAudioWindows gives exactly the samples of decodeAudioFile, window by window, with and without resampling', async () => {
