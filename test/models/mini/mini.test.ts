@@ -2,7 +2,7 @@
  * The shipped mini model family (models/mini/, trained by scripts/mini/): loaded through the
  * same code as the real checkpoints, with measured quality bounds.
  *
- * - mini codec (the mel codec, `codec_model.*` inside models/mini/csm): a held-out voice (flite
+ * - mini codec (the mel codec, models/mini/codec; `codec_model.*` inside models/mini/csm): a held-out voice (flite
  *   `slt`, the sample talk's voice, never in the training corpus) synthesised here by flite,
  *   encoded and decoded; the log-mel distance of the decode to the original (Whisper's 80-band
  *   log-mel at 16 kHz, src/models/whisper) must stay under a bound and far under that of a
@@ -11,7 +11,8 @@
  * - mini CSM through `loadTtsModel('mini')`: it generates frames whose codes decode.
  *
  * Needs Debian's `flite` for the held-out clip (`apt-get install flite`); without it the
- * codec test is skipped with that message. Without the weights every test is skipped.
+ * codec test is skipped with that message. The mini CSM is not trained yet (issue 9): its
+ * tests skip until models/mini/csm/model.safetensors is there.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +28,8 @@ import type { NotebookTtsModel } from '../../../src/models/registry';
 import { logMelSpectrogram } from '../../../src/models/whisper/feature_extraction';
 
 const MINI_CSM = join(__dirname, '..', '..', '..', 'models', 'mini', 'csm');
+const MINI_CODEC = join(__dirname, '..', '..', '..', 'models', 'mini', 'codec');
+const CODEC_MISSING: string | false = existsSync(join(MINI_CODEC, 'model.safetensors')) ? false : 'models/mini/codec/model.safetensors is missing';
 const WEIGHTS_MISSING: string | false = existsSync(join(MINI_CSM, 'model.safetensors'))
   ? false
   : `${join('models', 'mini', 'csm', 'model.safetensors')} is missing: rebuild it with scripts/mini/ (models/mini/README.md)`;
@@ -70,11 +73,11 @@ function logMelDistance(a: Float32Array, b: Float32Array): number {
   return sum / ma.data.length;
 }
 
-describe('mini codec (models/mini/csm, codec_model.*)', { skip: WEIGHTS_MISSING }, () => {
+describe('mini codec (models/mini/codec; inside models/mini/csm as codec_model.*)', { skip: CODEC_MISSING }, () => {
   let codec: MelRvqCodec;
   before(async () => {
-    const hf = JSON.parse(readFileSync(join(MINI_CSM, 'config.json'), 'utf8'));
-    codec = await MelRvqCodec.fromWeights(melCodecConfigFromHf(hf.codec_config, 'models/mini/csm/config.json'), await Checkpoint.open(MINI_CSM), { prefix: 'codec_model.' });
+    const hf = JSON.parse(readFileSync(join(MINI_CODEC, 'config.json'), 'utf8'));
+    codec = await MelRvqCodec.fromWeights(melCodecConfigFromHf(hf, 'models/mini/codec/config.json'), await Checkpoint.open(MINI_CODEC));
   });
 
   test('layout: 25 Hz frames of 960 samples, 32 codebooks of 256 codes', () => {
@@ -128,5 +131,5 @@ describe("mini CSM through loadTtsModel('mini')", { skip: WEIGHTS_MISSING }, () 
   });
 });
 
-/** MEASURED_LATER */
-const MEL_BOUND = 0.27;
+/** Measured 0.080 here (time-reversed codes: 0.352; models/mini/README.md); the bound leaves room for flite/platform differences. */
+const MEL_BOUND = 0.11;
