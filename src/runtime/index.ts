@@ -11,6 +11,7 @@ export { gpuContext, tensorBuffer, allocateTensor, compileKernel, compileKernelA
 export type { GpuContext, Kernel, Dispatch } from './kernels/gpu';
 export { HalfTensor, toHalf, fromHalf } from './kernels/half';
 export { rmsNorm, rmsNormHalf, rmsNormReference } from './kernels/rmsnorm';
+export { linearHalf } from './kernels/half_linear';
 export type { RmsNormOptions } from './kernels/rmsnorm';
 export { matmulHalf, matmulHalfPlan, prepareMatmulHalf, subgroupMatrixUnavailable, subgroupMatrixWgsl, tilingWorkgroupBytes, DEFAULT_TILING } from './kernels/matmul';
 export type { MatmulHalfOptions, MatmulVariant, SubgroupMatrixTiling } from './kernels/matmul';

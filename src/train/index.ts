@@ -4,7 +4,7 @@ export type { LossAveraging, OptimizerName, ScheduleName, TrainConfig } from './
 export type { BatchInfo, NamedVariable, TokenExample, TrainableModel } from './types';
 export { LlamaLoraTrainable, collateTokens, loraConfigOf } from './llama';
 export type { TokenBatch } from './llama';
-export { AdamW, AdamW8bit, clipGradsByNorm, createOptimizer, decaysWeight, globalGradNorm } from './optim';
+export { AdamW, AdamW8bit, clipCoefficient, clipGradsByNorm, createOptimizer, decaysWeight, globalGradNorm } from './optim';
 export type { AdamWOptions, AdamW8bitOptions, Optimizer } from './optim';
 export { BLOCK_SIZE_8BIT, createDynamicMap, dequantize, quantize } from './quant8';
 export { learningRateAt, lrLambda } from './schedule';

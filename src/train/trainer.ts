@@ -17,7 +17,7 @@ import { validateTrainConfig } from './config';
 import type { TrainConfig } from './config';
 import { BatchStream, epochBatches, splitTrainEval } from './data';
 import type { DataPosition } from './data';
-import { clipGradsByNorm, createOptimizer, globalGradNorm } from './optim';
+import { clipCoefficient, createOptimizer, globalGradNorm } from './optim';
 import type { Optimizer } from './optim';
 import { learningRateAt } from './schedule';
 import {
@@ -230,8 +230,9 @@ export async function train<E, B extends BatchInfo>(
         }
         const gradNorm = await globalGradNorm(grads!.values());
         if (!Number.isFinite(gradNorm)) throw new NonFiniteError(update, 'grad_norm', gradNorm, lastCheckpoint);
-        if (c.maxGradNorm > 0) clipGradsByNorm(grads!, c.maxGradNorm, gradNorm);
-        await optimizer.step(grads!, lr);
+        // Clipping folds into the update as a gradient scale (no extra pass over the gradients).
+        const coef = c.maxGradNorm > 0 ? clipCoefficient(c.maxGradNorm, gradNorm) : 1;
+        await optimizer.step(grads!, lr, coef);
         step = update;
         tokensSeen += stepTokens;
         const seconds = (performance.now() - t0) / 1000;
