@@ -24,3 +24,7 @@ export {
   type EvalItem, type ReportSystem, type RoleVerifiers, type EvaluationOptions, type ReportRow, type ComputeTotals,
   type SystemSummary, type EvaluationReport, type WrittenReport, type AdapterSwitchableModel,
 } from './report';
+export {
+  yinPitch, medianF0, pooledF0, medianOfFinite, resolvePitchOptions, PitchError, DEFAULT_PITCH_OPTIONS,
+  type PitchOptions, type PitchTrack, type F0Summary,
+} from './pitch';
