@@ -140,13 +140,29 @@ def synth_one(job: tuple[int, str, str, list[str], str | None, str]) -> tuple[in
     return i, (y * 32767).astype(np.int16)
 
 
-def plan(clips_per_speaker: int, eval_sentences: int, seed: int) -> list[dict]:
+def plan(clips_per_speaker: int, eval_sentences: int, seed: int, words: list[str] | None = None, word_list_fraction: float = 0.0) -> list[dict]:
+    """Every voice speaks `clips_per_speaker` training texts and the held-out sentences.
+
+    Without `words` the training texts are drawn for each voice from one shared pool of template
+    sentences. With `words` (asr_spk_data.py's SCOWL word list) every training clip has a text
+    of its own: a word list (3 to 10 words, asr_spk_data.word_list_sentence) with probability
+    `word_list_fraction`, else a template sentence no other clip uses: what the mini CSM needs to
+    learn spelling -> sound instead of memorising sentences (models/mini/README.md).
+    """
     rng = random.Random(seed)
-    train_pool = sentences('train', max(3000, clips_per_speaker * 12))
     eval_pool = sentences('eval', eval_sentences)
     rows: list[dict] = []
+    if words is None:
+        train_pool = sentences('train', max(3000, clips_per_speaker * 12))
+        texts = [rng.sample(train_pool, clips_per_speaker) for _ in TRAIN_SPEAKERS]
+    else:
+        from asr_spk_data import word_list_sentence
+        unique = sentences('train', clips_per_speaker * len(TRAIN_SPEAKERS) + 5000)[5000:]  # past the pool the shared-pool corpus draws from
+        rng.shuffle(unique)
+        texts = [[word_list_sentence(words, rng) if rng.random() < word_list_fraction else unique.pop() for _ in range(clips_per_speaker)]
+                 for _ in TRAIN_SPEAKERS]
     for sid, (name, engine, args) in enumerate(TRAIN_SPEAKERS):
-        for text in rng.sample(train_pool, clips_per_speaker):
+        for text in texts[sid]:
             rows.append(dict(text=text, speaker=name, speaker_id=sid, split='train', seen=True, engine=engine, args=args))
     for seen, group in ((True, TRAIN_SPEAKERS), (False, UNSEEN_SPEAKERS)):
         for k, (name, engine, args) in enumerate(group):
@@ -163,10 +179,16 @@ def main() -> None:
     ap.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
     ap.add_argument('--tools', default=None, help='self-contained flite/espeak-ng folder (pack_tools.sh)')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--words', default=None, help='word list (asr_spk_data.py, .mini-tools/scowl-words.txt): unique texts, some of them word lists')
+    ap.add_argument('--word-list-fraction', type=float, default=0.35)
     ap.add_argument('--wav', action='store_true', help='also write each clip as OUT/wav/<n>.wav')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    rows = plan(a.clips_per_speaker, a.eval_sentences, a.seed)
+    words = None
+    if a.words:
+        from asr_spk_data import load_words
+        words = load_words(a.words)
+    rows = plan(a.clips_per_speaker, a.eval_sentences, a.seed, words, a.word_list_fraction)
     audio: list[np.ndarray | None] = [None] * len(rows)
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(a.jobs) as ex:
         jobs = [(i, r['text'], r['engine'], r['args'], a.tools, tmp) for i, r in enumerate(rows)]

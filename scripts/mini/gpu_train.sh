@@ -12,6 +12,10 @@
 #     tokenizer, train_eval.json, csm_samples.npz), then splits the weights into parts of at
 #     most 15 MiB as OUT/csm.partN.safetensors (pack_weights.py) and tars the rest as OUT/csm.tar
 #     for the trip back.
+#   scripts/mini/gpu_train.sh csm-codes OUT CODES_DIR[:CODES_DIR...] [CSM_MINUTES] [-- TRAIN_CSM_ARGS]
+#     trains the mini CSM from codes made beforehand (encode_corpus_mel.py, then shard_codes.py
+#     to fit the 64 MiB that travel; carry the shard), e.g. continuing with
+#     `-- --init PARTS...` from the parts an earlier call returned; outputs as csm-mel's.
 # The codec stage synthesises the corpus first, with the flite/espeak-ng copy that
 # pack_tools.sh put in .mini-tools/tools.tar.xz (carried to the machine).
 set -euo pipefail
@@ -23,6 +27,16 @@ export PYTHONUNBUFFERED=1
 # audio took 450 s instead of about 60). The k-means runs in torch on the GPU.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p "$out"
+# OUT/csm -> OUT/csm.partN.safetensors (the weights, at most 15 MiB each) + OUT/csm.tar (the rest).
+pack_csm() {
+  python3 scripts/mini/pack_weights.py split "$1/csm/model.safetensors" "$1/csm"
+  rm "$1/csm/model.safetensors"  # over the 16 MiB a returned file may have; the parts carry it
+  mv "$1/csm_samples.npz" "$1/csm/" 2>/dev/null || true
+  local extra
+  extra=$([ -d "$1/codec" ] && echo codec || true)
+  tar -C "$1" -cf "$1/csm.tar" csm $extra && rm -rf "${1:?}/csm" "${1:?}/codec"  # few files: the machine returns at most 8
+  echo "[$(( $(date +%s) - t0 )) s] packed: $(ls "$1" | tr '\n' ' ')"
+}
 case $stage in
   codec)
     clips=${3:-150} minutes=${4:-5.5}
@@ -53,11 +67,20 @@ case $stage in
     minutes=$(python3 -c "print(round(max(0.5, min($minutes, (${DEADLINE:-560} - ($(date +%s) - $t0) - ${MARGIN:-100}) / 60)), 2))")
     echo "[$(( $(date +%s) - t0 )) s] corpus encoded; training for $minutes min"
     python3 scripts/mini/train_csm.py "$corpus/codes/manifest.jsonl" "$corpus/codes" "$out/csm" --minutes "$minutes" "$@"
-    python3 scripts/mini/pack_weights.py split "$out/csm/model.safetensors" "$out/csm"
-    rm "$out/csm/model.safetensors"  # over the 16 MiB a returned file may have; the parts carry it
-    mv "$out/csm_samples.npz" "$out/csm/" 2>/dev/null || true
-    extra=$([ -d "$out/codec" ] && echo codec || true)
-    tar -C "$out" -cf "$out/csm.tar" csm $extra && rm -rf "${out:?}/csm" "${out:?}/codec"  # few files: the machine returns at most 8
+    pack_csm "$out"
     ;;
-  *) echo "stage must be codec or csm-mel, got $stage" >&2; exit 2 ;;
+  csm-codes)
+    codes=$3 minutes=${4:-7}
+    shift $(( $# < 4 ? $# : 4 )); [ "${1:-}" = "--" ] && shift
+    minutes=$(python3 -c "print(round(max(0.5, min($minutes, (${DEADLINE:-560} - ($(date +%s) - $t0) - ${MARGIN:-60}) / 60)), 2))")
+    if [[ $codes == *:* ]]; then  # several shards (shard_codes.py): merged into one folder first
+      IFS=: read -ra shards <<< "$codes"
+      codes=$(mktemp -d)
+      python3 scripts/mini/shard_codes.py --merge "$codes" "${shards[@]}"
+    fi
+    echo "[$(( $(date +%s) - t0 )) s] training for $minutes min on $codes"
+    python3 scripts/mini/train_csm.py "$codes/manifest.jsonl" "$codes" "$out/csm" --minutes "$minutes" "$@"
+    pack_csm "$out"
+    ;;
+  *) echo "stage must be codec, csm-mel or csm-codes, got $stage" >&2; exit 2 ;;
 esac

@@ -155,10 +155,33 @@ def collate(batch, dev):
     return ids.to(dev), codes.to(dev), labels.to(dev), mask.to(dev)
 
 
-def embed(model, ids, codes):
-    """inputs_embeds as transformers' _merge_input_ids_with_input_values: text rows, or summed code rows at audio positions."""
+def embed(model, ids, codes, codebook_dropout: float = 0.0, frame_dropout: float = 0.0):
+    """inputs_embeds as transformers' _merge_input_ids_with_input_values: text rows, or summed code rows at audio positions.
+
+    codebook_dropout p (training only): each frame, with probability p, keeps only its first k
+    codebooks in the sum (k uniform in 1..Q-1), a nested dropout of the fine codebooks. Fine
+    codes are close to noise and unique to a clip: with all of them always in the input the
+    backbone recognises the training clip and recites its next frame (training loss -> 0,
+    held-out loss up) instead of reading the text.
+
+    frame_dropout p (training only): each audio frame's whole embedding is zeroed with
+    probability p, as Tacotron's pre-net dropout: with its own past frames unreliable the
+    backbone has to follow the text to know what comes next (without it the first mini CSM's
+    loss hardly depended on the text: 5.78 with the right sentence, 5.92 with another).
+    """
     text = model.embed_text_tokens(ids)
-    audio = model.backbone_model.embed_tokens(codes)  # [B, S, H]; codes are 0 at <|audio_eos|>: the eos frame
+    emb = model.backbone_model.embed_tokens
+    if codebook_dropout > 0:
+        parts = emb.embed_audio_tokens(codes + emb.audio_tokens_offsets)  # [B, S, Q, H]
+        B, S, Q = codes.shape
+        cut = torch.randint(1, Q, (B, S, 1), device=codes.device)
+        cut = torch.where(torch.rand((B, S, 1), device=codes.device) < codebook_dropout, cut, torch.full_like(cut, Q))
+        keep = (torch.arange(Q, device=codes.device)[None, None, :] < cut).to(parts.dtype)
+        audio = (parts * keep[..., None]).sum(dim=2)
+    else:
+        audio = emb(codes)  # [B, S, H]; codes are 0 at <|audio_eos|>: the eos frame
+    if frame_dropout > 0:
+        audio = audio * (torch.rand(audio.shape[:2] + (1,), device=audio.device) >= frame_dropout).to(audio.dtype)
     is_audio = ((ids == AUDIO) | (ids == AUDIO_EOS))[..., None]
     return torch.where(is_audio, audio, text)
 
@@ -176,6 +199,13 @@ def main() -> None:
     ap.add_argument('--hidden', type=int, default=256)
     ap.add_argument('--layers', type=int, default=6)
     ap.add_argument('--ffn', type=int, default=768)
+    ap.add_argument('--init', nargs='+', default=None, metavar='SAFETENSORS',
+                    help='start from these weights (a saved model.safetensors, or the parts pack_weights.py split it into): training continued over several GPU calls')
+    ap.add_argument('--warmup', type=int, default=200, help='learning-rate warm-up steps')
+    ap.add_argument('--eval-every', type=int, default=400, help='steps between held-out losses (a multiple of 200); the best weights are kept')
+    ap.add_argument('--codebook-dropout', type=float, default=0.5, help='nested dropout of the fine codebooks in the backbone input (embed())')
+    ap.add_argument('--frame-dropout', type=float, default=0.5, help='dropout of whole audio frames in the backbone input (embed())')
+    ap.add_argument('--weight-decay', type=float, default=0.01)
     ap.add_argument('--samples', type=int, default=0, help='held-out sentences to generate with transformers after training (slow; ttslab generates them instead)')
     a = ap.parse_args()
     global NUM_CODEBOOKS
@@ -195,7 +225,9 @@ def main() -> None:
         raise SystemExit(f'{a.codec}/codes.npz has {len(frames)} clips, {a.manifest} has {len(rows)} rows')
     train = build_examples(rows, codes, frames, 'train')
     evals = build_examples(rows, codes, frames, 'eval')
-    print(f'csm: {len(train)} training clips, {len(evals)} eval clips (seen voices, held-out sentences)', flush=True)
+    random.Random(1).shuffle(train)
+    probe, train = train[:384], train[384:]
+    print(f'csm: {len(train)} training clips, {len(probe)} validation clips, {len(evals)} eval clips (seen voices, held-out sentences)', flush=True)
 
     if codes.shape[1] != NUM_CODEBOOKS or codes.max() >= codec.c.codebook_size:
         raise SystemExit(f'{a.codec}/codes.npz: codes {codes.shape} max {codes.max()} do not fit the codec {NUM_CODEBOOKS} x {codec.c.codebook_size}')
@@ -205,12 +237,14 @@ def main() -> None:
     missing = 'placeholder codec'
     # tie_codebooks_embeddings: one audio table for the backbone and the depth decoder.
     model.depth_decoder.model.embed_tokens.weight = model.backbone_model.embed_tokens.embed_audio_tokens.weight
+    if a.init:
+        load_init(model, a.init)
     model.to(dev).train()
     model.codec_model.requires_grad_(False)
     n_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith('codec_model.'))
     print(f'csm: {n_params / 1e6:.2f} M parameters without the codec ({missing})', flush=True)
     params = [p for n, p in model.named_parameters() if not n.startswith('codec_model.')]
-    opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.95), weight_decay=a.weight_decay)
 
     # Length-bucketed batches: sort by length within shuffled pools of 50 batches.
     def batches():
@@ -223,13 +257,27 @@ def main() -> None:
                 random.shuffle(chunks)
                 yield from chunks
 
-    def loss_of(batch):
+    def loss_of(batch, training=False):
         ids, cds, labels, mask = collate(batch, dev)
+        drop = (a.codebook_dropout, a.frame_dropout) if training else (0.0, 0.0)
         with torch.autocast(dev, dtype=torch.bfloat16, enabled=dev == 'cuda'):
-            out = model(inputs_embeds=embed(model, ids, cds), attention_mask=mask, labels=labels)
+            out = model(inputs_embeds=embed(model, ids, cds, *drop), attention_mask=mask, labels=labels)
         return out.loss, out.backbone_loss, out.depth_decoder_loss
 
-    warm = 200
+    # Validation loss every --eval-every steps on 384 training clips set aside (never trained
+    # on; not the held-out 'eval' sentences, which stay the test set); the weights of the best
+    # one are kept (early stopping: a small model on hours of speech can memorise it).
+
+    @torch.no_grad()
+    def probe_loss() -> float:
+        model.eval()
+        tot = sum(loss_of(probe[k: k + a.batch])[0].item() * len(probe[k: k + a.batch]) for k in range(0, len(probe), a.batch))
+        model.train()
+        return tot / len(probe)
+
+    best = dict(loss=float('inf'), step=-1, state=None)
+
+    warm = a.warmup
     deadline = time.time() + a.minutes * 60
     t0, step, log = time.time(), 0, []
     for batch_idx in batches():
@@ -240,18 +288,28 @@ def main() -> None:
         lr = a.lr * min(1.0, (step + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g['lr'] = lr
-        loss, bl, dl = loss_of([train[i] for i in batch_idx])
+        loss, bl, dl = loss_of([train[i] for i in batch_idx], training=True)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if step % 200 == 0:
             rec = dict(step=step, s=round(time.time() - t0, 1), loss=round(loss.item(), 4), backbone=round(bl.item(), 4), depth=round(dl.item(), 4), lr=lr)
+            if step % a.eval_every == 0 and step > 0:
+                rec['val'] = round(probe_loss(), 4)
+                if rec['val'] < best['loss']:
+                    best.update(loss=rec['val'], step=step, state={k: v.detach().clone() for k, v in model.state_dict().items()})
             log.append(rec)
             print(json.dumps(rec), flush=True)
         step += 1
     train_s = time.time() - t0
     print(f'csm: {step} steps in {train_s:.0f} s', flush=True)
+    final = probe_loss()
+    if best['state'] is not None and best['loss'] < final:
+        model.load_state_dict(best['state'])
+        print(f"csm: kept the weights of step {best['step']} (validation loss {best['loss']:.4f}; at the end {final:.4f})", flush=True)
+    else:
+        best.update(loss=final, step=step)
 
     model.eval()
     with torch.no_grad():
@@ -260,8 +318,10 @@ def main() -> None:
         for k in range(0, len(evals), a.batch):
             l, b_, d_ = loss_of(evals[k: k + a.batch])
             tot[0] += l.item(); tot[1] += b_.item(); tot[2] += d_.item(); nb += 1
+    nb = max(nb, 1)  # no eval rows (a shard without them): zeros
     ev = dict(eval_loss=round(tot[0] / nb, 4), eval_backbone_loss=round(tot[1] / nb, 4), eval_depth_loss=round(tot[2] / nb, 4),
-              eval_clips=len(evals), steps=step, train_seconds=round(train_s), batch=a.batch, params_without_codec=n_params, log=log)
+              eval_clips=len(evals), val_loss=round(best['loss'], 4), steps=step, kept_step=best['step'], train_seconds=round(train_s), batch=a.batch,
+              codebook_dropout=a.codebook_dropout, frame_dropout=a.frame_dropout, init=a.init, params_without_codec=n_params, log=log)
     print(json.dumps({k: v for k, v in ev.items() if k != 'log'}), flush=True)
 
     os.makedirs(a.out, exist_ok=True)
@@ -275,6 +335,25 @@ def main() -> None:
         samples = generate_samples(model.float(), rows, dev, a.samples)
         np.savez_compressed(os.path.join(a.out + '_samples.npz'), **samples)
     print(f'csm: saved {a.out}', flush=True)
+
+
+def load_init(model, files: list[str]) -> None:
+    """Loads every CSM tensor (not the codec's) from `files` into `model`; all of them must be there."""
+    from safetensors.torch import load_file
+    state = {}
+    for f in files:
+        state.update({k: v for k, v in load_file(f).items() if not k.startswith('codec_model.')})
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith('codec_model.')}
+    tied = 'backbone_model.embed_tokens.embed_audio_tokens.weight'  # the same tensor as the depth decoder's table
+    missing = [k for k in own if k not in state and k != tied]
+    extra = [k for k in state if k not in own]
+    if missing or extra:
+        raise SystemExit(f'--init {files}: missing {missing[:5]} ({len(missing)}), unexpected {extra[:5]} ({len(extra)})')
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise SystemExit(f'--init {files}: {k} has shape {tuple(v.shape)}, the model {tuple(own[k].shape)}')
+    model.load_state_dict(state, strict=False)
+    print(f'csm: initialised from {len(state)} tensors of {files}', flush=True)
 
 
 def save_with_codec(model, cfg, codec, out: str) -> None:
