@@ -24,8 +24,8 @@
  *   tokenizer has Llasa's markers is Llasa, one with Orpheus' `<custom_token_N>` ids Orpheus.
  * - 'mini': ttslab-mini, the project's own small CSM with its mel codec inside, read from
  *   models/mini/csm (trained by scripts/mini/, model card models/mini/README.md): offline,
- *   CPU-sized, loaded through the same CSM checkpoint code as 'csm'. Not trained yet (issue 9):
- *   until its weights are there, 'mini' fails with that message.
+ *   CPU-sized, loaded through the same CSM checkpoint code as 'csm'. A checkout without the
+ *   weights file fails with a message naming it.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -120,7 +120,7 @@ export async function loadTtsModel(model: string, options: LoadTtsModelOptions =
   if (model === TINY_RANDOM_LLASA) return tinyRandomLlasaTts(options.seed ?? 0);
   if (model === 'mini') {
     if (!existsSync(join(MINI_CSM_DIR, 'model.safetensors'))) {
-      throw new Error(`model "mini": ${join(MINI_CSM_DIR, 'model.safetensors')} is missing: the mini CSM is not trained yet (issue 9; its codec is, in models/mini/codec). Build it with scripts/mini/gpu_train.sh (models/mini/README.md), or use "tiny-random-csm" for a pipeline check or "csm" for CSM-1B`);
+      throw new Error(`model "mini": ${join(MINI_CSM_DIR, 'model.safetensors')} is missing (it ships with the repository: is the checkout complete?). Rebuild it with scripts/mini/gpu_train.sh (models/mini/README.md), or use "tiny-random-csm" for a pipeline check or "csm" for CSM-1B`);
     }
     return loadCheckpoint(MINI_CSM_DIR, 'mini', options);
   }

@@ -11,8 +11,8 @@
  * - mini CSM through `loadTtsModel('mini')`: it generates frames whose codes decode.
  *
  * Needs Debian's `flite` for the held-out clip (`apt-get install flite`); without it the
- * codec test is skipped with that message. The mini CSM is not trained yet (issue 9): its
- * tests skip until models/mini/csm/model.safetensors is there.
+ * codec test is skipped with that message. The mini CSM's tests skip, saying so, in a checkout
+ * without models/mini/csm/model.safetensors.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
