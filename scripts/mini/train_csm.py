@@ -166,8 +166,9 @@ def embed(model, ids, codes, codebook_dropout: float = 0.0, frame_dropout: float
 
     frame_dropout p (training only): each audio frame's whole embedding is zeroed with
     probability p, as Tacotron's pre-net dropout: with its own past frames unreliable the
-    backbone has to follow the text to know what comes next (without it the first mini CSM's
-    loss hardly depended on the text: 5.78 with the right sentence, 5.92 with another).
+    backbone has to follow the text to know what comes next (without it, with the codebook
+    dropout alone, the loss hardly depended on the text: 5.78 with the right sentence, 5.92 with
+    another; models/mini/README.md).
     """
     text = model.embed_text_tokens(ids)
     emb = model.backbone_model.embed_tokens
