@@ -10,8 +10,9 @@
  *   - llasa-1b: Llama-3.2-1B (hidden 2048, 16 layers, 32 heads / 8 KV, FFN 8192, tied) with
  *     Llasa's vocabulary of 193800; LoRA r 8 / alpha 32 on q,v (LLASA_LORA_TRAIN);
  *   - llasa-8b: Llama-3.1-8B (hidden 4096, 32 layers, 32 heads / 8 KV, FFN 14336, untied),
- *     vocabulary 193800, Llasa's LoRA. In f32 its embedding alone is 3.2 GB: WebGPU may refuse
- *     a buffer that large, which is then recorded as a failure row.
+ *     vocabulary 193800, Llasa's LoRA. In f32 its embedding and its lm_head are 3.18 GB each,
+ *     beyond one WebGPU storage binding (2 GiB on an H100): it runs with `--frozen f16` only
+ *     (f32 records a failure row).
  * Batch: 2 sequences of 2048 tokens (`--batch`, `--seq` to go smaller when memory forces),
  * random ids, labels = inputs. Reported per model: step time (median of `--steps` after one
  * warm-up step), tokens/s = batch * seq / step, and peak memory (ttslab: peak live tensor
@@ -19,12 +20,14 @@
  * Rope scaling (Llama-3's "llama3" type) is left out on both sides: it changes no cost.
  * Rows go to bench/results/<date>-<device>.json (bench/results.ts).
  *
- * `--frozen f16` (issue 10): the frozen linear weights (q,k,v,o,gate,up,down and an untied
+ * `--frozen f16` (issues 10, 12): the frozen linear weights (q,k,v,o,gate,up,down and an untied
  * lm_head) are held in f16 (`HalfLinear`: f16 tensor-core matmuls through `linearHalf`, f32
- * accumulation, x and dy rounded to f16 per call); LoRA A/B, embeddings and norms stay f32.
- * Weights are then drawn by a fast seeded uniform generator (std 0.02) in JS, one tensor at a
- * time, each uploaded, rounded to f16 and its f32 upload freed (tfjs' randomNormal took 166 s
- * for Orpheus-3B); values do not change any kernel's cost. Before the models, a check of the
+ * accumulation, x and dy rounded to f16 per call), and so is the token embedding
+ * (`embeddingDtype: 'float16'`: rows by the f16 gather kernel, a tied head on the f16 matmul);
+ * LoRA A/B and norms stay f32. Weights are then drawn by a fast seeded uniform generator
+ * (std 0.02) in JS, one tensor at a time, each uploaded in chunks of at most 256 MiB, rounded
+ * to f16 in place and the f32 chunks freed (`halfFromValues`; tfjs' randomNormal took 166 s for
+ * Orpheus-3B); values do not change any kernel's cost. Before the models, a check of the
  * f16 linear (forward and gradient, rel. error vs tf.matMul in f32 on the same GPU) and its time
  * at the shapes of one Orpheus-3B layer is printed and recorded.
  *
@@ -39,6 +42,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initRuntime, runtimeInfo, gpuContext, synchronize, toHalf, matmulHalfPlan, HalfTensor } from '../src/runtime';
+import { halfFromValues } from '../src/runtime/kernels/half';
+import { gatherHalf } from '../src/runtime/kernels/half_gather';
 import { linearHalf } from '../src/runtime/kernels/half_linear';
 import { fromHfConfig } from '../src/models/llama/config';
 import type { LlamaConfig } from '../src/models/llama/config';
@@ -110,9 +115,10 @@ export function tokenBatch(vocab: number, batch: number, seqLen: number): number
 
 /**
  * Random Llama weights for `--frozen f16`: uniform with std 0.02 (norms 1) from a seeded
- * xorshift in JS, one tensor at a time; linear weights are rounded to f16 on the GPU and their
- * f32 upload freed at once. Much faster than tf.randomNormal, which draws on the CPU one
- * Box-Muller pair at a time.
+ * xorshift in JS, one tensor at a time; linear weights and the embedding are uploaded in chunks
+ * and rounded to f16 on the GPU (`halfFromValues`), so no f32 copy of a whole [193800, 4096]
+ * table (3.18 GB, beyond one storage binding) ever exists on the GPU. Much faster than
+ * tf.randomNormal, which draws on the CPU one Box-Muller pair at a time.
  */
 function randomHalfModel(config: LlamaConfig, seed: number): LlamaForCausalLM {
   let s = seed >>> 0 || 1;
@@ -128,11 +134,8 @@ function randomHalfModel(config: LlamaConfig, seed: number): LlamaForCausalLM {
         data[i] = a * (s / 4294967296 - 0.5);
       }
     }
-    const t = tf.tensor(data, shape, 'float32');
-    if (/_proj\.weight$|^lm_head\.weight$/.test(k)) {
-      tensors.set(k, toHalf(t));
-      t.dispose();
-    } else tensors.set(k, t);
+    if (/_proj\.weight$|^lm_head\.weight$|^model\.embed_tokens\.weight$/.test(k)) tensors.set(k, halfFromValues(data, shape, { name: k }));
+    else tensors.set(k, tf.tensor(data, shape, 'float32'));
   }
   return LlamaForCausalLM.fromTensors(config, tensors);
 }
@@ -195,6 +198,34 @@ async function checkLinearHalf(M: number, K: number, N: number): Promise<BenchRo
     { name: `f16 linear ${shape} forward`, unit: 'ms', ttslab: fwd16, pytorch: fwd32, note },
     { name: `f16 linear ${shape} forward + dx`, unit: 'ms', ttslab: both16, pytorch: both32, note },
   ];
+}
+
+/**
+ * The f16 table path at a model's full embedding size (Llasa-8B: [193800, 4096], 3.18 GB of f32
+ * values, more than one storage binding): values k/256 - 8 for k = (7 i) mod 4096 (exact in f16)
+ * uploaded by `halfFromValues` in chunks, then rows spread over the table gathered by
+ * `gatherHalf` and compared exactly with the formula on the CPU. Returns one row: mismatches.
+ */
+async function checkHalfTable(rows: number, cols: number): Promise<BenchRow> {
+  const n = rows * cols;
+  const value = (i: number) => ((i * 7) % 4096) / 256 - 8;
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = value(i);
+  const t0 = performance.now();
+  const table = halfFromValues(data, [rows, cols], { name: `check table [${rows}, ${cols}]` });
+  const pick = [0, 1, Math.floor(rows / 2), rows - 2, rows - 1];
+  const ids = tf.tensor1d(pick, 'int32');
+  const got = await gatherHalf(table, ids).data();
+  const ms = performance.now() - t0;
+  tf.dispose(ids);
+  table.dispose();
+  let bad = 0;
+  pick.forEach((id, r) => {
+    for (let c = 0; c < cols; c++) if (got[r * cols + c] !== value(id * cols + c)) bad++;
+  });
+  console.log(`f16 table [${rows}, ${cols}] (${(4 * n / 1e9).toFixed(2)} GB in f32): uploaded in chunks and rows ${pick.join(', ')} gathered in ${(ms / 1e3).toFixed(1)} s; `
+    + `${bad} of ${pick.length * cols} values differ from the CPU reference`);
+  return { name: `f16 table [${rows}, ${cols}] chunked upload + gather mismatches`, unit: 'values', ttslab: bad, pytorch: null, note: `rows ${pick.join(', ')} of ${pick.length * cols} values, exact comparison with the CPU formula; upload + gather ${ms.toFixed(0)} ms` };
 }
 
 /**
@@ -290,7 +321,7 @@ async function benchModel(name: string, shape: Shape, info: Awaited<ReturnType<t
     console.log(`${name} step: first ${first.toFixed(0)} ms, then ${ts.map((t) => t.toFixed(0)).join(', ')} ms = ${(tokens / (ms / 1e3)).toFixed(0)} tokens/s; `
       + `peak live tensors ${(peak / 2 ** 30).toFixed(2)} GiB (weights ${(weightBytes / 2 ** 30).toFixed(2)} GiB)`
       + (mem.gpuBytesAllocated != null ? `; WebGPU buffers ${(mem.gpuBytesAllocated / 2 ** 30).toFixed(2)} GiB` : ''));
-    const wdesc = frozen === 'f16' ? 'f16 frozen linear weights (HalfLinear), f32 embeddings/norms/LoRA' : 'f32';
+    const wdesc = frozen === 'f16' ? 'f16 frozen linear weights (HalfLinear) and embedding (f16 gather), f32 norms/LoRA' : 'f32';
     const note = `${loraNote} (${(loraParams / 1e6).toFixed(1)} M); ttslab ${wdesc} ${info.backend}; PyTorch ${torch?.notes?.train ?? '-'}`
       + (mem.gpuBytesAllocated != null ? `; WebGPU buffers after the steps ${(mem.gpuBytesAllocated / 2 ** 30).toFixed(2)} GiB; first step ${(first / 1e3).toFixed(1)} s` : '');
     rows.push({ name: label, unit: 'ms', ttslab: ms, pytorch: pt('step_ms'), note });
@@ -317,7 +348,7 @@ async function main(): Promise<void> {
   if (frozen === 'f16' && info.backend !== 'webgpu') throw new Error(`--frozen f16 needs the webgpu backend, got ${info.backend}`);
   const all: BenchRow[] = [];
   let device: string | undefined;
-  const shapeOf = (name: string): Shape => (tiny ? { config: { ...TINY, vocab_size: 2061 }, lora: ORPHEUS_LORA_TRAIN } : MODELS[name]!);
+  const shapeOf = (name: string): Shape => (tiny ? { config: { ...TINY, vocab_size: 2062 }, lora: ORPHEUS_LORA_TRAIN } : MODELS[name]!);
   // Every PyTorch side first, each in its own process: ttslab's WebGPU device keeps its buffer
   // pool until this process exits, which would starve a later PyTorch run of GPU memory.
   const torchResults = new Map<string, TorchResult | undefined>();
@@ -333,6 +364,12 @@ async function main(): Promise<void> {
     const M = Math.max(128, BENCH.batch * BENCH.seq);
     const shapes: [number, number, number][] = tiny ? [[M, 64, 128]] : [[M, 3072, 8192], [M, 3072, 3072]];
     for (const [m, k, n] of shapes) all.push(...(await checkLinearHalf(m, k, n)));
+    // The largest embedding among the models, at full size (tiny: its own).
+    const tables = names.map((n) => shapeOf(n).config as { vocab_size: number; hidden_size: number });
+    const big = tables.reduce((a, b) => (b.vocab_size * b.hidden_size > a.vocab_size * a.hidden_size ? b : a));
+    all.push(await checkHalfTable(big.vocab_size, big.hidden_size));
+    await synchronize(gpuContext());
+    releaseFreeBuffers();
   }
   for (const name of names) {
     const r = await benchModel(name, shapeOf(name), info, torchResults.get(name));

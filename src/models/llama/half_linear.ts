@@ -11,11 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from '../common/linear';
-import { HalfTensor, toHalf, fromHalf } from '../../runtime/kernels/half';
+import { HalfTensor, toHalf, fromHalf, halfFromValues } from '../../runtime/kernels/half';
 import { linearHalf } from '../../runtime/kernels/half_linear';
-
-/** Largest finite f16. */
-const F16_MAX = 65504;
 
 export class HalfLinear extends Linear {
   /** `[out, in]` in f16. */
@@ -24,6 +21,10 @@ export class HalfLinear extends Linear {
   /** Takes ownership of `half` and `bias`. */
   constructor(half: HalfTensor, bias: tf.Tensor1D | null = null, readonly name = 'HalfLinear') {
     if (half.shape.length !== 2) throw new Error(`${name}: f16 weight must be [out, in], got [${half.shape}]`);
+    // The f16 matmul reads f16 pairs along both of W's dimensions (forward transB and dx).
+    if (half.shape[0] % 2 !== 0 || half.shape[1] % 2 !== 0) {
+      throw new Error(`${name}: an f16 weight needs even out and in features (the f16 matmul reads pairs), got [${half.shape}]; keep this layer float32`);
+    }
     // Linear's constructor reads only the weight's shape; the stand-in carries nothing else and
     // is replaced below by an accessor that refuses float32 reads.
     super({ shape: half.shape } as unknown as tf.Tensor2D, bias);
@@ -42,35 +43,38 @@ export class HalfLinear extends Linear {
   }
 
   /**
-   * From a float32 `[out, in]` weight already on the GPU (rounded to nearest f16 there; no
-   * read-back, so no range check: values beyond +-65504 become infinity; `fromValues` checks).
-   * Does not take ownership of `weight`.
+   * From a float32 `[out, in]` weight already on the GPU (rounded to nearest f16 there, in
+   * chunks when it is larger than one storage binding; no read-back, so no range check: values
+   * beyond +-65504 become infinity; `fromValues` checks). Does not take ownership of `weight`.
    */
   static fromF32(weight: tf.Tensor2D, bias: tf.Tensor1D | null = null, name = 'HalfLinear'): HalfLinear {
-    return new HalfLinear(toHalf(weight), bias, name);
+    return HalfLinear.owning(toHalf(weight, { name }), bias, name);
   }
 
   /**
    * From float32 values on the CPU (a checkpoint's F32, F16 or BF16 tensor widened by
-   * `getF32`): checked for the f16 range, uploaded, converted once, the float32 upload freed.
+   * `getF32`): checked for the f16 range, uploaded and rounded chunk by chunk
+   * (`halfFromValues`: no float32 copy of the whole weight on the GPU, so an lm_head larger than
+   * one storage binding loads).
    */
   static fromValues(data: Float32Array, shape: [number, number], bias: tf.Tensor1D | null = null, name = 'HalfLinear'): HalfLinear {
     if (data.length !== shape[0] * shape[1]) throw new Error(`${name}: ${data.length} values do not fill [${shape}]`);
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i];
-      if (!(Math.abs(v) <= F16_MAX)) throw new Error(`${name}: weight [${shape}] element ${i} is ${v}, outside f16's finite range (|w| <= ${F16_MAX}); keep this model's weights float32`);
-    }
-    const w = tf.tensor2d(data, shape, 'float32');
+    return HalfLinear.owning(halfFromValues(data, shape, { name: `${name} weight` }), bias, name);
+  }
+
+  /** The constructor, freeing `half` when it refuses it (odd sizes) so a failed load leaks nothing. */
+  private static owning(half: HalfTensor, bias: tf.Tensor1D | null, name: string): HalfLinear {
     try {
-      return new HalfLinear(toHalf(w), bias, name);
-    } finally {
-      w.dispose();
+      return new HalfLinear(half, bias, name);
+    } catch (e) {
+      half.dispose();
+      throw e;
     }
   }
 
   /** A float32 copy of the f16 weight `[out, in]`, owned by the caller. */
   weightF32(): tf.Tensor2D {
-    return fromHalf(this.half) as tf.Tensor2D;
+    return fromHalf(this.half, { name: this.name }) as tf.Tensor2D;
   }
 
   override apply(x: tf.Tensor): tf.Tensor {

@@ -24,7 +24,9 @@ import { RMSNorm } from '../common/rmsnorm';
 import { ropeInvFreq, rotaryCosSin } from '../common/rotary';
 import { loadLlamaConfig, validateLlamaConfig } from './config';
 import type { LlamaConfig } from './config';
-import { HalfTensor } from '../../runtime/kernels/half';
+import { HalfTensor, halfFromValues, toHalf } from '../../runtime/kernels/half';
+import { gatherHalf } from '../../runtime/kernels/half_gather';
+import { linearHalf } from '../../runtime/kernels/half_linear';
 import { HalfLinear } from './half_linear';
 
 /** HF's CrossEntropyLoss ignore_index: labels with this value are not predicted. */
@@ -134,10 +136,19 @@ function isKnownExtra(name: string, c: LlamaConfig): boolean {
 /**
  * How the linear layers' weights (q,k,v,o,gate,up,down and an untied lm_head) are held:
  * 'float32' (default, every backend) or 'float16' (WebGPU only: `HalfLinear`, half the memory,
- * f16 tensor-core matmuls; frozen, for LoRA training and inference). Embeddings and norms stay
- * float32 either way.
+ * f16 tensor-core matmuls; frozen, for LoRA training and inference). Norms stay float32 either
+ * way; the embedding follows `embeddingDtype`.
  */
 export type FrozenDtype = 'float32' | 'float16';
+
+/**
+ * How the token embedding `model.embed_tokens` (and so a tied head) is held: 'float32' (default,
+ * every backend) or 'float16' (WebGPU only: a frozen `HalfTensor`, rows looked up by the f16
+ * gather kernel and widened to float32; a tied head runs on the f16 matmul). Half the memory:
+ * Llasa-8B's [193800, 4096] table is 3.18 GB in f32, more than one WebGPU storage binding, and
+ * 1.59 GB in f16. The embedding gets no gradient either way (LoRA trains adapters only).
+ */
+export type EmbeddingDtype = FrozenDtype;
 
 export interface LoadWeightsOptions {
   /** Maps a reference name to the source's key (e.g. add a prefix for a nested backbone). Default: identity. */
@@ -146,6 +157,8 @@ export interface LoadWeightsOptions {
   ignoreUnused?: RegExp[];
   /** Dtype of the linear weights on the device (default 'float32'). */
   frozenDtype?: FrozenDtype;
+  /** Dtype of the token embedding on the device (default 'float32'; see `EmbeddingDtype`). */
+  embeddingDtype?: EmbeddingDtype;
 }
 
 export interface RandomInitOptions {
@@ -154,18 +167,23 @@ export interface RandomInitOptions {
   std?: number;
   /** Dtype of the linear weights on the device (default 'float32'). */
   frozenDtype?: FrozenDtype;
+  /** Dtype of the token embedding on the device (default 'float32'; see `EmbeddingDtype`). */
+  embeddingDtype?: EmbeddingDtype;
 }
+
+/** Reference name of the token embedding. */
+const EMBED = 'model.embed_tokens.weight';
 
 /** Reference names of the weights a 'float16' model holds in f16: the linear layers'. */
 function isLinearWeight(name: string): boolean {
   return /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$/.test(name) || name === 'lm_head.weight';
 }
 
-function checkFrozenDtype(d: FrozenDtype | undefined): FrozenDtype {
+function checkFrozenDtype(d: FrozenDtype | undefined, option = 'frozenDtype'): FrozenDtype {
   const v = d ?? 'float32';
-  if (v !== 'float32' && v !== 'float16') throw new Error(`frozenDtype must be 'float32' or 'float16', got ${JSON.stringify(d)}`);
+  if (v !== 'float32' && v !== 'float16') throw new Error(`${option} must be 'float32' or 'float16', got ${JSON.stringify(d)}`);
   if (v === 'float16' && tf.getBackend() !== 'webgpu') {
-    throw new Error(`frozenDtype 'float16' needs the webgpu backend (f16 weights live in GPU buffers), the active backend is ${tf.getBackend()}: `
+    throw new Error(`${option} 'float16' needs the webgpu backend (f16 weights live in GPU buffers), the active backend is ${tf.getBackend()}: `
       + "call initRuntime({ backend: 'webgpu' }) or keep the default 'float32'");
   }
   return v;
@@ -175,14 +193,51 @@ export class LlamaModel {
   /** RoPE inverse frequencies `[headDim / 2]`, from the config. */
   readonly invFreq: Float32Array;
 
+  /** `[vocab, hidden]`, float32 or f16 (`embeddingDtype: 'float16'`). */
+  private embedTable: tf.Tensor2D | HalfTensor;
+
   constructor(
     readonly config: LlamaConfig,
-    /** `[vocab, hidden]` */
-    public embed_tokens: tf.Tensor2D,
+    /** `[vocab, hidden]`, float32, or f16 for a frozen embedding. Owned by the model. */
+    embed: tf.Tensor2D | HalfTensor,
     public layers: LlamaDecoderLayer[],
     public norm: RMSNorm,
   ) {
+    if (embed.shape.length !== 2) throw new Error(`embed_tokens must be [vocab, hidden], got [${embed.shape}]`);
+    this.embedTable = embed;
     this.invFreq = ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling);
+  }
+
+  /**
+   * The float32 embedding `[vocab, hidden]`. A model loaded with `embeddingDtype: 'float16'` has
+   * none and throws here (its table is `embedHalf`; `embed()` looks rows up either way).
+   */
+  get embed_tokens(): tf.Tensor2D {
+    const t = this.embedTable;
+    if (t instanceof HalfTensor) {
+      throw new Error(`model.embed_tokens [${t.shape}] is held in f16 on the GPU (embeddingDtype 'float16'); it has no float32 tensor: `
+        + 'use model.embed(ids) for rows, fromHalf(model.embedHalf) for a copy, or load the model with the default float32 embedding');
+    }
+    return t;
+  }
+
+  set embed_tokens(t: tf.Tensor2D) {
+    this.embedTable = t;
+  }
+
+  /** The f16 embedding `[vocab, hidden]`, or null when it is float32. */
+  get embedHalf(): HalfTensor | null {
+    return this.embedTable instanceof HalfTensor ? this.embedTable : null;
+  }
+
+  get embeddingDtype(): EmbeddingDtype {
+    return this.embedTable instanceof HalfTensor ? 'float16' : 'float32';
+  }
+
+  /** Token embeddings: int32 ids `[batch, seq]` -> float32 `[batch, seq, hidden]`, owned by the caller. */
+  embed(ids: tf.Tensor2D): tf.Tensor3D {
+    const t = this.embedTable;
+    return (t instanceof HalfTensor ? gatherHalf(t, ids) : tf.gather(t, ids)) as tf.Tensor3D;
   }
 
   /** Final hidden states `[batch, seq, hidden]` (after the last norm). */
@@ -219,7 +274,7 @@ export class LlamaModel {
     const options: ApplyOptions = { training: input.training ?? false };
     return tf.tidy(() => {
       let h = inputsEmbeds
-        ?? (tf.gather(this.embed_tokens, tf.tensor2d(inputIds!.flat(), [batch, seq], 'int32')) as tf.Tensor as tf.Tensor3D); // [batch, seq, hidden]
+        ?? this.embed(tf.tensor2d(inputIds!.flat(), [batch, seq], 'int32')); // [batch, seq, hidden]
       const { cos, sin } = rotaryCosSin(this.invFreq, positions); // [batch, seq, headDim]
       const mask = causalMask(batch, seq, past, input.attentionMask); // [batch, 1, seq, past + seq]
       const ctx = { cos, sin, mask, cache };
@@ -231,7 +286,7 @@ export class LlamaModel {
   }
 
   dispose(): void {
-    this.embed_tokens.dispose();
+    this.embedTable.dispose();
     for (const l of this.layers) l.dispose();
     this.norm.dispose();
   }
@@ -252,7 +307,8 @@ export class LlamaForCausalLM implements CausalLM {
   /**
    * Builds the model from reference-named tensors, taking ownership of them. The names
    * must be exactly `llamaWeightShapes(config)`'s, with matching shapes. A linear weight given
-   * as a `HalfTensor` (f16) becomes a frozen `HalfLinear`; embeddings and norms must be float32.
+   * as a `HalfTensor` (f16) becomes a frozen `HalfLinear`, an f16 `model.embed_tokens.weight` a
+   * frozen f16 embedding; norms and biases must be float32.
    */
   static fromTensors(config: LlamaConfig, weights: Map<string, tf.Tensor | HalfTensor>): LlamaForCausalLM {
     validateLlamaConfig(config);
@@ -267,7 +323,7 @@ export class LlamaForCausalLM implements CausalLM {
       if (got.join() !== shape.join()) throw new Error(`weight ${k} has shape [${got}], config needs [${shape}]`);
     }
     for (const [k, t] of weights) {
-      if (t instanceof HalfTensor && !isLinearWeight(k)) throw new Error(`weight ${k} is f16; only the linear layers' weights may be (embeddings and norms stay float32)`);
+      if (t instanceof HalfTensor && !isLinearWeight(k) && k !== EMBED) throw new Error(`weight ${k} is f16; only the linear layers' weights and the embedding may be (norms and biases stay float32)`);
     }
     const w = <R extends tf.Rank>(k: string) => {
       const t = weights.get(k);
@@ -291,7 +347,12 @@ export class LlamaForCausalLM implements CausalLM {
         new RMSNorm(w(`${p}.input_layernorm.weight`), config.rmsNormEps),
         new RMSNorm(w(`${p}.post_attention_layernorm.weight`), config.rmsNormEps)));
     }
-    const model = new LlamaModel(config, w('model.embed_tokens.weight'), layers,
+    const embed = weights.get(EMBED)!;
+    if (embed instanceof HalfTensor && config.tieWordEmbeddings && (config.vocabSize % 2 !== 0 || config.hiddenSize % 2 !== 0)) {
+      throw new Error(`an f16 embedding tied to the head needs an even vocabulary and hidden size (the f16 matmul reads pairs), got [${embed.shape}]: `
+        + "keep embeddingDtype 'float32' for this model");
+    }
+    const model = new LlamaModel(config, embed instanceof HalfTensor ? embed : embed as tf.Tensor2D, layers,
       new RMSNorm(w('model.norm.weight'), config.rmsNormEps));
     return new LlamaForCausalLM(config, model, config.tieWordEmbeddings ? null : lin('lm_head'));
   }
@@ -305,6 +366,7 @@ export class LlamaForCausalLM implements CausalLM {
   static async fromWeights(config: LlamaConfig, source: WeightSource, options: LoadWeightsOptions = {}): Promise<LlamaForCausalLM> {
     validateLlamaConfig(config);
     const half = checkFrozenDtype(options.frozenDtype) === 'float16';
+    const halfEmbed = checkFrozenDtype(options.embeddingDtype, 'embeddingDtype') === 'float16';
     const rename = options.rename ?? ((n: string) => n);
     const shapes = llamaWeightShapes(config);
     const wanted = new Map([...shapes.keys()].map((k) => [rename(k), k]));
@@ -326,13 +388,16 @@ export class LlamaForCausalLM implements CausalLM {
         if (half && isLinearWeight(ref)) {
           const lin = HalfLinear.fromValues(data, shape as [number, number], null, `${key} (${source.info(key).dtype})`);
           tensors.set(ref, lin.half);
+        } else if (halfEmbed && ref === EMBED) {
+          // Uploaded and rounded in chunks: no float32 copy of the whole table on the GPU.
+          tensors.set(ref, halfFromValues(data, shape, { name: `${key} (${source.info(key).dtype})` }));
         } else tensors.set(ref, tf.tensor(data, shape, 'float32'));
       }
+      return LlamaForCausalLM.fromTensors(config, tensors);
     } catch (e) {
       for (const t of tensors.values()) t.dispose();
       throw e;
     }
-    return LlamaForCausalLM.fromTensors(config, tensors);
   }
 
   /**
@@ -351,12 +416,14 @@ export class LlamaForCausalLM implements CausalLM {
 
   /**
    * Random weights N(0, std) (norms at 1), seeded: for tests and benchmarks. With
-   * `frozenDtype: 'float16'` each linear weight is drawn in float32, rounded to f16 and its
-   * float32 draw freed before the next, so float32 copies never pile up.
+   * `frozenDtype: 'float16'` each linear weight (with `embeddingDtype: 'float16'` the embedding
+   * too) is drawn in float32, rounded to f16 and its float32 draw freed before the next, so
+   * float32 copies never pile up.
    */
   static random(config: LlamaConfig, options: RandomInitOptions = {}): LlamaForCausalLM {
     validateLlamaConfig(config);
     const half = checkFrozenDtype(options.frozenDtype) === 'float16';
+    const halfEmbed = checkFrozenDtype(options.embeddingDtype, 'embeddingDtype') === 'float16';
     const std = options.std ?? 0.02;
     let seed = options.seed ?? 0;
     const tensors = new Map<string, tf.Tensor | HalfTensor>();
@@ -367,13 +434,16 @@ export class LlamaForCausalLM implements CausalLM {
         if (half && isLinearWeight(k)) {
           tensors.set(k, HalfLinear.fromF32(t as tf.Tensor2D, null, k).half);
           t.dispose();
+        } else if (halfEmbed && k === EMBED) {
+          tensors.set(k, toHalf(t, { name: k }));
+          t.dispose();
         } else tensors.set(k, t);
       }
+      return LlamaForCausalLM.fromTensors(config, tensors);
     } catch (e) {
       for (const t of tensors.values()) t.dispose();
       throw e;
     }
-    return LlamaForCausalLM.fromTensors(config, tensors);
   }
 
   /** Logits `[batch, seq, vocab]` (or the last `logitsToKeep` positions), owned by the caller. */
@@ -385,7 +455,10 @@ export class LlamaForCausalLM implements CausalLM {
       if (keep > 0 && keep < seq) h = tf.slice(h, [0, seq - keep, 0], [batch, keep, hidden]);
       const rows = h.shape[1];
       if (this.lm_head) return this.lm_head.apply(h, { training: input.training }) as tf.Tensor3D;
-      const logits = tf.matMul(h.reshape([batch * rows, hidden]), this.model.embed_tokens, false, true);
+      const table = this.model.embedHalf;
+      const h2 = h.reshape([batch * rows, hidden]);
+      // Tied head: h E^T, on the f16 matmul when the embedding is f16 (gradient to h only).
+      const logits = table ? linearHalf(h2, table) : tf.matMul(h2, this.model.embed_tokens, false, true);
       return logits.reshape([batch, rows, this.config.vocabSize]) as tf.Tensor3D; // [batch, rows, vocab]
     });
   }
@@ -445,6 +518,11 @@ export class LlamaForCausalLM implements CausalLM {
     let n = 0;
     for (const shape of llamaWeightShapes(this.config).values()) n += shape.reduce((a, b) => a * b, 1);
     return n;
+  }
+
+  /** Dtype of the token embedding: 'float16' when it is a `HalfTensor`. */
+  get embeddingDtype(): EmbeddingDtype {
+    return this.model.embeddingDtype;
   }
 
   /** Dtype of the linear weights: 'float16' when they are `HalfLinear`s. */

@@ -159,7 +159,8 @@ export interface Dispatch {
   kernel: Kernel;
   /** Tensors read or written by the kernel: kept alive until tfjs submits this pass. */
   tensors: tf.TensorInfo[];
-  buffers: GPUBuffer[];
+  /** Whole buffers, or ranges of them (`{ buffer, offset, size }`, offset a multiple of minStorageBufferOffsetAlignment). */
+  buffers: (GPUBuffer | GPUBufferBinding)[];
   /** Raw bytes of the uniform struct (16-byte aligned size), or omitted. */
   uniforms?: ArrayBuffer;
   workgroups: [number, number?, number?];
@@ -171,7 +172,7 @@ export interface Dispatch {
  */
 export function dispatch(ctx: GpuContext, d: Dispatch): void {
   const b = ctx.backend;
-  const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, i) => ({ binding: i, resource: { buffer } }));
+  const entries: GPUBindGroupEntry[] = d.buffers.map((b, i) => ({ binding: i, resource: 'buffer' in b ? b : { buffer: b } }));
   if (d.uniforms) {
     const size = Math.ceil(d.uniforms.byteLength / 16) * 16;
     const ub = b.bufferManager.acquireBuffer(size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
@@ -218,6 +219,14 @@ export function uniforms(fields: Array<{ u32: number } | { i32: number } | { f32
     else view.setFloat32(i * 4, f.f32, true);
   });
   return bytes;
+}
+
+/**
+ * Largest storage-buffer binding of the device in bytes (maxStorageBufferBindingSize: 2 GiB - 4
+ * on an H100 under Dawn/Vulkan, 128 MiB on lavapipe). A kernel binding more fails validation.
+ */
+export function maxBindingBytes(ctx: GpuContext): number {
+  return ctx.device.limits.maxStorageBufferBindingSize;
 }
 
 /** True when the device has the feature (shader-f16, subgroups, chromium-experimental-subgroup-matrix). */
