@@ -1,6 +1,6 @@
 /**
  * Search with verifiers (src/eval/search.ts) on real components: the tiny random CSM + Mimi
- * of tiny-random-csm, the ASR verifier on the tiny random Whisper fixture and the speaker
+ * of tiny-random-csm (beam search on tiny-random-orpheus and the tiny Llasa too), the ASR verifier on the tiny random Whisper fixture and the speaker
  * verifier on the tiny random WavLM fixture (values mean nothing with random weights; the
  * choices made from them must still be exactly right). Choices are checked against
  * candidates regenerated and scored independently; the compute accounting against counts
@@ -17,10 +17,12 @@ import { decodeWav } from '../../src/audio/wav';
 import type { EvalAudio } from '../../src/eval/listening';
 import {
   beamSearch, bestOfN, describeSearch, embeddingSpeakerVerifier, longTermSpectrum, meanEmbedding, plainSample, searchScore,
-  searchSpeech, spectralSpeakerVerifier, validateSearchConfig, type SearchCompute, type SearchModel,
+  searchSpeech, spectralSpeakerVerifier, validateSearchConfig, type SearchCompute, type SearchModel, type SearchVerifiers,
 } from '../../src/eval/search';
 import { asrVerifier, speakerVerifier, type AsrRecord, type ModelVerifier, type SpeakerRecord } from '../../src/eval/verifiers';
 import { CsmTts, WORKSHOP_TTS_SAMPLING } from '../../src/models/csm/tts';
+import { LLASA_PRESET, LlasaProcessor, LlasaTts, TINY_LLASA_SPEECH_TOKENS, tinyLlasaTokenizer, tinyRandomLlasaLm, tinyRandomXcodec2 } from '../../src/models/llasa';
+import { ORPHEUS_TTS_SAMPLING, type OrpheusTts } from '../../src/models/orpheus';
 import { loadTtsModel } from '../../src/models/registry';
 import type { AudioCodec, Codes, TtsContinuation, TtsGenerateRequest } from '../../src/models/types';
 import { cosineSimilarity } from '../../src/models/wavlm';
@@ -214,6 +216,96 @@ describe('beam search', () => {
     await assert.rejects(beamSearch(tts, request(), { beams: 2, chunkFrames: 2.5, maxFrames: 4, verifiers: v }), /chunkFrames must be an integer >= 1, got 2.5/);
     await assert.rejects(bestOfN(tts, request(), { n: 2, verifiers: {} }), /best-of-N needs a verifier/);
     await assert.rejects(bestOfN(tts, request({ seed: 1.5 }), { n: 2, verifiers: v }), /request.seed must be an integer/);
+  });
+});
+
+// -- beam search on Orpheus and Llasa (their step-wise hooks) -------------------------------
+
+/** `model` with every step-wise call recorded (prefix frames, budget, seed). */
+function recording(model: SearchModel): { model: SearchModel; calls: { prefix: number; budget: number | undefined; seed: number }[] } {
+  const calls: { prefix: number; budget: number | undefined; seed: number }[] = [];
+  return {
+    calls,
+    model: {
+      codec: model.codec,
+      generate: (r) => model.generate(r),
+      continueGeneration: (r, prefix) => {
+        calls.push({ prefix: prefix.length, budget: r.maxNewFrames, seed: r.seed });
+        return model.continueGeneration!(r, prefix);
+      },
+    },
+  };
+}
+
+/**
+ * Beam search B 2 x 2, K frames, max 2 K on a step-wise model that does not end the turn
+ * that soon: the calls, the accounting, valid codes the codec decodes, and the chosen beam
+ * rebuilt from its seeds through `continueGeneration`.
+ */
+async function checkBeamSearch(family: SearchModel & { codebookSize?: number }, r0: TtsGenerateRequest, K: number, verifiers: SearchVerifiers): Promise<void> {
+  const { model, calls } = recording(family);
+  const r = await beamSearch(model, r0, { beams: 2, expand: 2, chunkFrames: K, maxFrames: 2 * K, verifiers });
+  // Round 1: the empty beam -> 2 continuations of K frames; round 2: 2 beams x 2 -> 2 K frames, all finished.
+  assert.deepEqual(calls.map((c) => c.prefix), [0, 0, K, K, K, K]);
+  assert.deepEqual(calls.map((c) => c.budget), [K, K, K, K, K, K]);
+  assert.deepEqual(calls.map((c) => c.seed), [0, 1, 2, 3, 4, 5].map((i) => r0.seed + i));
+  assert.deepEqual(r.rounds!.map((x) => x.pool.map((p) => p.frames)), [[K, K], [2 * K, 2 * K, 2 * K, 2 * K]]);
+  assert.ok(r.candidates.every((c) => c.stopped === false), 'no beam ended the turn early (the counts below assume it)');
+  const c = r.compute;
+  // Sampled 2 K + 4 K frames; decoded each continuation whole: 2 K + 4 (2 K).
+  assert.deepEqual([c.candidates, c.generationCalls, c.framesGenerated, c.framesDecoded, c.verifierCalls.speaker], [6, 6, 6 * K, 10 * K, 6]);
+  checkTimes(c);
+  // Valid codes: frames of the codec's codebook count, codes in range, decoded to K frames of audio each.
+  const codec = family.codec;
+  assert.equal(r.codes.length, 2 * K);
+  assert.ok(r.codes.every((f) => f.length === codec.numCodebooks && f.every((x) => Number.isInteger(x) && x >= 0 && x < family.codebookSize!)), JSON.stringify(r.codes));
+  assert.equal(r.audio.samples.length, 2 * K * codec.frameSamples);
+  assert.equal(r.audio.sampleRate, codec.sampleRate);
+  assert.equal(c.audioSeconds, (2 * K * codec.frameSamples) / codec.sampleRate);
+  assert.ok(r.audio.samples.every(Number.isFinite));
+  // The chosen beam, rebuilt from its seeds, and the audio decoded again.
+  let codes: Codes = [];
+  for (const seed of r.candidates[r.best]!.seeds) codes = [...codes, ...(await family.continueGeneration!({ ...r0, seed, maxNewFrames: K }, codes)).codes];
+  assert.deepEqual(codes, r.codes);
+  assert.deepEqual(await codec.decode(codes), r.audio.samples);
+}
+
+describe('beam search on Orpheus and Llasa', () => {
+  test('Orpheus (tiny-random-orpheus + tiny SNAC, WavLM speaker verifier): B 2 x 2, K 5 frames (0.43 s)', async () => {
+    const orpheus = (await loadTtsModel('tiny-random-orpheus')) as OrpheusTts;
+    try {
+      await checkBeamSearch(orpheus, { text: TEXT, speaker: 0, sampling: ORPHEUS_TTS_SAMPLING, seed: 40 }, 5, { speaker, reference: slt });
+    } finally {
+      orpheus.dispose();
+    }
+  });
+
+  test('Llasa (tiny Llasa, speech tokens only, + tiny XCodec2; spectral verifier): B 2 x 2, K 4 frames (80 ms)', async () => {
+    const xcodec2 = await tinyRandomXcodec2(0);
+    const llasa = new LlasaTts(tinyRandomLlasaLm(0), new LlasaProcessor(tinyLlasaTokenizer()), xcodec2.asAudioCodec('search-test'), {
+      name: 'tiny-random-llasa (speech only)', constrainSpeech: true, codecModel: xcodec2, codebookSize: TINY_LLASA_SPEECH_TOKENS,
+    });
+    try {
+      await checkBeamSearch(llasa, { text: TEXT, speaker: 0, sampling: LLASA_PRESET.sampling, seed: 50 }, 4, { speaker: spectralSpeakerVerifier(), reference: slt });
+    } finally {
+      llasa.dispose();
+    }
+  });
+
+  test('the notebooks\' tiny-random-llasa (text tokens skipped): beam search still returns valid, decodable codes within the budget', async () => {
+    const llasa = await loadTtsModel('tiny-random-llasa');
+    try {
+      const r = await beamSearch(llasa, { text: TEXT, speaker: 0, sampling: LLASA_PRESET.sampling, seed: 60 }, {
+        beams: 2, expand: 2, chunkFrames: 4, maxFrames: 8, verifiers: { speaker: spectralSpeakerVerifier(), reference: slt },
+      });
+      assert.ok(r.codes.length >= 1 && r.codes.length <= 8);
+      assert.ok(r.codes.every((f) => f.length === 1 && f[0]! >= 0 && f[0]! < TINY_LLASA_SPEECH_TOKENS));
+      assert.equal(r.audio.samples.length, r.codes.length * llasa.codec.frameSamples);
+      assert.ok(r.compute.framesGenerated <= 4 * (2 + 4 * 2), `at most K frames per call: ${r.compute.framesGenerated}`);
+      assert.equal(r.compute.generationCalls, r.compute.candidates);
+    } finally {
+      llasa.dispose();
+    }
   });
 });
 

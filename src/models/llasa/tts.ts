@@ -2,7 +2,9 @@
  * Llasa behind the one model interface of notebooks 04-06 (`TtsModel`, src/models/types.ts):
  * a Llama over text + `<|s_N|>` speech tokens, XCodec2 (one codebook, 50 Hz, 16 kHz) as the
  * codec, train_tts.py's sequences for LoRA training through `LlamaLoraTrainable`, and
- * generation with an optional cloning context.
+ * generation with an optional cloning context, step-wise too (`continueGeneration`, the hook
+ * beam search needs: a prefix of frames goes back into the stream as its `<|s_N|>` tokens,
+ * through src/models/llama/stepwise.ts).
  *
  * Ownership: a LlasaTts owns its model (`dispose()` frees it, and the codec's model when
  * given); an adapter it attaches (`trainable`, `loadAdapter`) lives on the model until
@@ -16,9 +18,11 @@ import { LlamaLoraTrainable } from '../../train/llama';
 import type { TokenBatch } from '../../train/llama';
 import type { TokenExample } from '../../train/types';
 import type { LlamaForCausalLM } from '../llama/modeling';
-import type { AudioCodec, CodedClip, Codes, ContextTurn, TtsGenerateRequest, TtsModel, TtsSampling } from '../types';
-import { LLASA_LORA_TRAIN, LLASA_MAX_LENGTH, LLASA_PRESET, generateLlasaSpeech } from './generation';
+import { AllowedTokensLM, continuationFrameBudget, continueTokenStream } from '../llama/stepwise';
+import type { AudioCodec, CodedClip, Codes, ContextTurn, StepwiseTtsModel, TtsContinuation, TtsGenerateRequest, TtsModel, TtsSampling } from '../types';
+import { LLASA_LORA_TRAIN, LLASA_MAX_LENGTH, LLASA_PRESET } from './generation';
 import type { LlasaProcessor, LlasaPromptClip } from './processor';
+import { codesToSpeechTokens, parseSpeechTokens } from './tokens';
 import type { TokenIssue } from './tokens';
 
 export interface LlasaTtsOptions {
@@ -38,6 +42,26 @@ export interface LlasaTtsOptions {
    * `extract_speech_ids` does). A random tiny model emits text tokens all the time and skips.
    */
   onInvalidSpeech?: 'throw' | 'skip';
+  /**
+   * Mask the logits so that only speech tokens `<|s_N|>` and <|SPEECH_GENERATION_END|> can be
+   * sampled (default false: a real Llasa's stream is parsed as it is). For a random model,
+   * whose frames would otherwise be interleaved with skipped text tokens.
+   */
+  constrainSpeech?: boolean;
+}
+
+/** What `generateWithStatus` and `continueWithStatus` return. */
+export interface LlasaGeneration {
+  /** New frames `[frames][1]` (XCodec2 codes), at most `maxNewFrames`, without the stop token. */
+  codes: Codes;
+  /** True when the model wrote <|SPEECH_GENERATION_END|>. */
+  stopped: boolean;
+  /** Non-speech tokens dropped (only with `onInvalidSpeech: 'skip'`); positions index `tokens`. */
+  invalid: TokenIssue[];
+  /** Every generated token id (after the prefix, when there is one), stop token included. */
+  tokens: number[];
+  /** Tokens read before the first new one: the prompt (cloning clip included) and the prefix. */
+  promptLength: number;
 }
 
 /** Frame-major codes `[frames][1]` -> the flat code list Llasa reads; throws naming `where` and the frame. */
@@ -62,7 +86,7 @@ export function contextToClip(context: readonly ContextTurn[]): LlasaPromptClip 
   return { text: context.map((t) => t.text.trim()).filter((t) => t !== '').join(' '), codes };
 }
 
-export class LlasaTts implements TtsModel<TokenExample, TokenBatch> {
+export class LlasaTts implements TtsModel<TokenExample, TokenBatch>, Pick<StepwiseTtsModel, 'continueGeneration'> {
   readonly family = 'llasa';
   /** Llasa's sampling (temperature 0.9, top_p 0.95; `LLASA_PRESET.sampling`): what generation should use. */
   readonly defaultSampling: TtsSampling = LLASA_PRESET.sampling;
@@ -143,39 +167,83 @@ export class LlasaTts implements TtsModel<TokenExample, TokenBatch> {
   /**
    * Codes `[frames][1]` of the new speech, whether generation ended on
    * <|SPEECH_GENERATION_END|>, and the non-speech tokens skipped (with `onInvalidSpeech: 'skip'`).
+   * `maxNewFrames` frames at most (default: what fits in the 2048-token context after the
+   * prompt, less one token for the stop).
    */
-  async generateWithStatus(request: TtsGenerateRequest): Promise<{ codes: Codes; stopped: boolean; invalid: TokenIssue[] }> {
+  async generateWithStatus(request: TtsGenerateRequest): Promise<LlasaGeneration> {
+    return this.continueWithStatus(request, []);
+  }
+
+  /**
+   * The step-wise hook (`StepwiseTtsModel`, src/models/types.ts): the prompt of `request`
+   * (ending with <|SPEECH_GENERATION_START|>, or with the cloning clip's codes after it),
+   * then `prefix` as this turn's first `<|s_N|>` tokens, then up to `request.maxNewFrames`
+   * new frames (default: what fits in `LLASA_MAX_LENGTH` after prompt and prefix, less one
+   * for the stop token). The repetition penalty, when set, sees the prefix's tokens. Returns
+   * the new frames only.
+   *
+   * With `onInvalidSpeech: 'skip'`, non-speech tokens a generation skipped are not part of
+   * the frames, so a continuation from those frames does not see them (greedy continuation
+   * reproduces a generation exactly when it skipped nothing).
+   */
+  async continueGeneration(request: TtsGenerateRequest, prefix: Codes): Promise<TtsContinuation> {
+    const { codes, stopped } = await this.continueWithStatus(request, prefix);
+    return { codes, stopped };
+  }
+
+  /** `continueGeneration` with `generateWithStatus`'s report (tokens: the new ones, after the prefix). */
+  async continueWithStatus(request: TtsGenerateRequest, prefix: Codes): Promise<LlasaGeneration> {
     const { depthDecoder, ...sampling } = request.sampling;
     if (depthDecoder !== undefined) throw new Error('Llasa has no depth decoder: sampling.depthDecoder must be left out');
     if (request.maxNewFrames !== undefined && !(Number.isInteger(request.maxNewFrames) && request.maxNewFrames >= 1)) {
       throw new Error(`maxNewFrames must be an integer >= 1, got ${request.maxNewFrames}`);
     }
-    const out = await generateLlasaSpeech(this.model, this.processor, request.text, {
-      ...sampling,
-      clip: this.fitContext(request),
-      // + 1: room for the stop token after the last frame.
-      maxNewTokens: request.maxNewFrames === undefined ? undefined : request.maxNewFrames + 1,
-      seed: request.seed,
-      onInvalid: this.options.onInvalidSpeech ?? 'throw',
+    if (!Array.isArray(prefix)) throw new Error(`prefix must be frames [frames][1] (an array, [] for none), got ${typeof prefix}`);
+    const layout = this.processor.layout;
+    const prefixCodes = flattenSingleCodebook(prefix, 'prefix');
+    prefixCodes.forEach((c, t) => {
+      if (!(Number.isInteger(c) && c >= 0 && c < layout.numSpeechTokens)) {
+        throw new Error(`prefix: code ${c} at frame ${t} is outside [0, ${layout.numSpeechTokens}) (the tokenizer's <|s_N|> speech tokens)`);
+      }
     });
-    return { codes: out.codes.map((c) => [c]), stopped: out.ended, invalid: out.invalid };
+    const prompt = this.processor.prompt(request.text, this.fitContext(request, prefix.length));
+    // Frames the whole turn may have by default: the context left after the prompt, less the stop token.
+    const maxNewFrames = continuationFrameBudget(request.maxNewFrames, LLASA_MAX_LENGTH - prompt.length - 1, prefix.length, 'Llasa');
+    const total = prompt.length + prefix.length + maxNewFrames + 1;
+    if (total > LLASA_MAX_LENGTH) {
+      throw new Error(`Llasa: prompt (${prompt.length} tokens) + prefix (${prefix.length} frames) + ${maxNewFrames} new frames + the stop token = ${total} tokens, `
+        + `over the ${LLASA_MAX_LENGTH}-token context (LLASA_MAX_LENGTH); ask for fewer frames or shorten the text`);
+    }
+    const m = layout.markers;
+    const lm = this.options.constrainSpeech
+      ? new AllowedTokensLM(this.model, () => [[layout.speechTokenStart, layout.speechTokenStart + layout.numSpeechTokens], [m.SPEECH_GENERATION_END, m.SPEECH_GENERATION_END + 1]])
+      : this.model;
+    const out = await continueTokenStream(lm, {
+      ...sampling, prompt, lead: [], prefixTokens: codesToSpeechTokens(prefixCodes, layout), tokensPerFrame: 1, maxNewFrames,
+      stopTokenId: m.SPEECH_GENERATION_END, padTokenId: this.processor.padTokenId, seed: request.seed,
+    });
+    const parsed = parseSpeechTokens(out.tokens, layout, { onInvalid: this.options.onInvalidSpeech ?? 'throw' });
+    // The token after the last frame is the stop's slot; a speech token there is a frame past the budget.
+    const codes = parsed.codes.slice(0, maxNewFrames).map((c) => [c]);
+    return { codes, stopped: parsed.ended, invalid: parsed.invalid, tokens: out.tokens, promptLength: out.promptLength };
   }
 
   /**
    * The cloning clip of the request's context turns, oldest turns dropped (with a warning that
-   * names them) until the prompt leaves room for the new speech in Llasa's 2048-token context:
-   * `maxNewFrames` + 1 tokens when set, else at least a quarter of the context. A turn is
-   * dropped whole, never cut: its text must stay the transcript of its audio.
+   * names them) until the prompt leaves room in Llasa's 2048-token context for the prefix's
+   * frames and the new speech: `maxNewFrames` + 1 tokens when set, else at least a quarter of
+   * the context. A turn is dropped whole, never cut: its text must stay the transcript of its audio.
    */
-  private fitContext(request: TtsGenerateRequest): LlasaPromptClip | undefined {
+  private fitContext(request: TtsGenerateRequest, prefixFrames: number): LlasaPromptClip | undefined {
     const turns = [...(request.context ?? [])];
-    const need = request.maxNewFrames !== undefined ? request.maxNewFrames + 1 : Math.ceil(LLASA_MAX_LENGTH / 4);
+    const need = prefixFrames + (request.maxNewFrames !== undefined ? request.maxNewFrames + 1 : Math.ceil(LLASA_MAX_LENGTH / 4));
     let dropped = 0;
     for (;;) {
       const clip = contextToClip(turns);
       if (!clip || this.processor.prompt(request.text, clip).length + need <= LLASA_MAX_LENGTH) {
         if (dropped > 0) {
-          console.warn(`Llasa: dropped the ${dropped} oldest cloning-context turn(s) of ${dropped + turns.length}: prompt + ${need} new tokens must fit in ${LLASA_MAX_LENGTH} tokens`
+          const tokens = prefixFrames > 0 ? `${prefixFrames} prefix + ${need - prefixFrames} new tokens` : `${need} new tokens`;
+          console.warn(`Llasa: dropped the ${dropped} oldest cloning-context turn(s) of ${dropped + turns.length}: prompt + ${tokens} must fit in ${LLASA_MAX_LENGTH} tokens`
             + (turns.length === 0 ? ' (none fit: generating without a cloning context; use a shorter reference clip)' : ''));
         }
         return clip;

@@ -6,7 +6,9 @@
  * required repetition penalty, a stop on end-of-speech and an optional cloning context.
  * Only complete, valid 7-token frames become codes; a broken frame is an error naming its
  * position and value (or, with `onInvalidFrame: 'skip'`, dropped and reported) and an
- * unfinished last frame is reported in `generateWithStatus`, never decoded.
+ * unfinished last frame is reported in `generateWithStatus`, never decoded. It implements
+ * the step-wise hook beam search needs (`continueGeneration`: a prefix of frames goes back
+ * into the stream as its 7 tokens per frame, through src/models/llama/stepwise.ts).
  *
  * Ownership: an OrpheusTts owns its model (`dispose()` frees it, and the codec's model when
  * given); an adapter it attaches (`trainable`, `loadAdapter`) lives on the model until
@@ -20,15 +22,23 @@ import { LlamaLoraTrainable, loraConfigOf } from '../../train/llama';
 import type { TokenBatch } from '../../train/llama';
 import type { TokenExample } from '../../train/types';
 import type { LlamaForCausalLM } from '../llama/modeling';
-import type { AudioCodec, CodedClip, Codes, TtsGenerateRequest, TtsModel, TtsSampling } from '../types';
-import { ORPHEUS_LORA_TRAIN, ORPHEUS_PRESET, ORPHEUS_TTS_SAMPLING, generateOrpheusSpeech } from './generation';
-import { buildOrpheusSequence } from './processor';
+import { continuationFrameBudget, continueTokenStream } from '../llama/stepwise';
+import type { AudioCodec, CodedClip, Codes, StepwiseTtsModel, TtsContinuation, TtsGenerateRequest, TtsModel, TtsSampling } from '../types';
+import { FrameConstrainedLM, ORPHEUS_LORA_TRAIN, ORPHEUS_PRESET, ORPHEUS_TTS_SAMPLING, checkOrpheusSampling } from './generation';
+import { buildOrpheusCloningPrompt, buildOrpheusSequence } from './processor';
 import type { OrpheusContextTurn, TextEncoder } from './processor';
-import { ORPHEUS_LAYOUT, TOKENS_PER_FRAME, framesToTokens, layoutVocabSize } from './tokens';
+import { ORPHEUS_LAYOUT, TOKENS_PER_FRAME, framesToTokens, layoutVocabSize, parseSpeechTokens } from './tokens';
 import type { OrpheusLayout, TokenIssue } from './tokens';
 
 /** Tokens the model writes around the frames of one answer: start_of_ai, start_of_speech before, end_of_speech after. */
 const FRAMING_TOKENS = 3;
+
+/**
+ * Frames generated at most when a request gives no `maxNewFrames`: the reference's
+ * max_new_tokens 1200 less the 3 framing tokens, 1197 / 7 = 171 frames (14.6 s at 2048
+ * samples per frame, 24 kHz). A continuation's default is this minus its prefix's frames.
+ */
+export const ORPHEUS_DEFAULT_MAX_FRAMES = Math.floor((ORPHEUS_PRESET.maxNewTokens - FRAMING_TOKENS) / TOKENS_PER_FRAME);
 
 export interface OrpheusTtsOptions {
   /** What the notebooks show as the model's name, e.g. "canopylabs/orpheus-3b-0.1-ft". */
@@ -78,7 +88,7 @@ export interface OrpheusGeneration {
   promptLength: number;
 }
 
-export class OrpheusTts implements TtsModel<TokenExample, TokenBatch> {
+export class OrpheusTts implements TtsModel<TokenExample, TokenBatch>, Pick<StepwiseTtsModel, 'continueGeneration'> {
   readonly family = 'orpheus';
   /** Orpheus' sampling (temperature 0.6, top_p 0.95, repetition penalty 1.1): what generation should use. */
   readonly defaultSampling: TtsSampling = ORPHEUS_TTS_SAMPLING;
@@ -195,31 +205,52 @@ export class OrpheusTts implements TtsModel<TokenExample, TokenBatch> {
   /**
    * Codes of the new speech and how generation went. `request.sampling` must carry the
    * repetition penalty Orpheus needs (>= 1.1; `ORPHEUS_TTS_SAMPLING` / `defaultSampling`)
-   * and no `depthDecoder` (Orpheus has none). `maxNewFrames` frames at most (default: the
-   * reference's 1200 tokens, about 14 s).
+   * and no `depthDecoder` (Orpheus has none). `maxNewFrames` frames at most (default
+   * `ORPHEUS_DEFAULT_MAX_FRAMES`, the reference's 1200 tokens, about 14.6 s).
    */
   async generateWithStatus(request: TtsGenerateRequest): Promise<OrpheusGeneration> {
+    return this.continueWithStatus(request, []);
+  }
+
+  /**
+   * The step-wise hook (`StepwiseTtsModel`, src/models/types.ts): the prompt of `request`
+   * (cloning context, then the text), then start_of_ai, start_of_speech and `prefix` as
+   * this answer's first frames (7 tokens each, `framesToTokens`), then up to
+   * `request.maxNewFrames` new frames (default `ORPHEUS_DEFAULT_MAX_FRAMES` minus the
+   * prefix's). The next token is position 0 of a frame or end_of_speech, as after any
+   * whole frame, and the repetition penalty sees the prefix's tokens. Returns the new
+   * frames only.
+   */
+  async continueGeneration(request: TtsGenerateRequest, prefix: Codes): Promise<TtsContinuation> {
+    const { codes, stopped } = await this.continueWithStatus(request, prefix);
+    return { codes, stopped };
+  }
+
+  /** `continueGeneration` with `generateWithStatus`'s report (tokens: the new ones, after the prefix). */
+  async continueWithStatus(request: TtsGenerateRequest, prefix: Codes): Promise<OrpheusGeneration> {
     if (typeof request.text !== 'string' || request.text.trim() === '') throw new Error(`text must be a non-empty string, got ${JSON.stringify(request.text)}`);
+    if (!Array.isArray(prefix)) throw new Error(`prefix must be frames [frames][${TOKENS_PER_FRAME}] (an array, [] for none), got ${typeof prefix}`);
     const { depthDecoder, ...sampling } = request.sampling;
     if (depthDecoder !== undefined) {
       throw new Error('Orpheus has no depth decoder: sampling.depthDecoder must be left out (Orpheus samples with ORPHEUS_TTS_SAMPLING, tts.defaultSampling)');
     }
-    if (request.maxNewFrames !== undefined && !(Number.isInteger(request.maxNewFrames) && request.maxNewFrames >= 1)) {
-      throw new Error(`maxNewFrames must be an integer >= 1, got ${request.maxNewFrames}`);
-    }
+    checkOrpheusSampling(sampling);
+    const { allowLowRepetitionPenalty: _allow, ...sampler } = sampling as typeof sampling & { allowLowRepetitionPenalty?: boolean };
+    const prefixTokens = prefix.length === 0 ? [] : this.tokensOf(prefix, 'prefix');
+    const maxNewFrames = continuationFrameBudget(request.maxNewFrames, ORPHEUS_DEFAULT_MAX_FRAMES, prefix.length, 'Orpheus');
     const context: OrpheusContextTurn[] = (request.context ?? []).map((t, i) => ({
       text: t.text, source: this.speakerOf(t.speaker), audioTokens: this.tokensOf(t.codes, `context turn ${i}`),
     }));
-    const out = await generateOrpheusSpeech(this.model, this.tokenizer, request.text, {
-      ...sampling,
-      maxNewTokens: request.maxNewFrames === undefined ? ORPHEUS_PRESET.maxNewTokens : request.maxNewFrames * TOKENS_PER_FRAME + FRAMING_TOKENS,
-      seed: request.seed,
-      onInvalid: this.options.onInvalidFrame ?? 'throw',
-      layout: this.layout,
-      context,
-      constrainFrames: this.options.constrainFrames ?? false,
-    }, this.speakerOf(request.speaker));
-    return { codes: out.frames, stopped: out.ended, invalid: out.invalid, partial: out.partial, tokens: out.tokens, promptLength: out.promptLength };
+    const L = this.layout;
+    const prompt = buildOrpheusCloningPrompt(this.tokenizer, context, request.text, this.speakerOf(request.speaker), L);
+    const lm = this.options.constrainFrames ? new FrameConstrainedLM(this.model, L) : this.model;
+    const out = await continueTokenStream(lm, {
+      ...sampler, prompt, lead: [L.startOfAi, L.startOfSpeech], prefixTokens, tokensPerFrame: TOKENS_PER_FRAME, maxNewFrames,
+      stopTokenId: L.endOfSpeech, padTokenId: L.pad, seed: request.seed,
+    });
+    // With a prefix the new tokens hold no start_of_speech: parsing starts at index 0, at a frame's position 0.
+    const parsed = parseSpeechTokens(out.tokens, { onInvalid: this.options.onInvalidFrame ?? 'throw', layout: L });
+    return { codes: parsed.frames, stopped: parsed.ended, invalid: parsed.invalid, partial: parsed.partial, tokens: out.tokens, promptLength: out.promptLength };
   }
 
   dispose(): void {
