@@ -2,8 +2,8 @@
  * The one contract notebooks 04-06 use, whatever the model family: an `AudioCodec` that
  * turns audio into codes and back, and a `TtsModel` that builds training examples from
  * codes, hands the trainer a `TrainableModel`, and generates codes for a text with an
- * optional cloning context. CSM implements it now; Orpheus (SNAC), Llasa (XCodec2) and
- * the mini family later, so a notebook switches family with one config value
+ * optional cloning context. CSM (Mimi), Orpheus (SNAC), Llasa (XCodec2) and the mini family
+ * (a small CSM with its own codec) implement it, so a notebook switches family with one config value
  * (`model: 'csm' | 'orpheus' | 'llasa' | 'mini'` or a Hub repo id, see `parseModelChoice`).
  *
  * `AudioCodec` is CSM's codec contract (src/models/csm/types.ts, which Mimi's
@@ -133,8 +133,9 @@ export interface TtsContinuation {
  * frames with a sampler seeded by `request.seed`. Everything the model's sampler looks back
  * at (a repetition penalty, say) sees the prefix as if it had been sampled in this call.
  *
- * Contract (`checkStepwiseContract` in test/eval/stepwise_contract.ts checks it; CSM runs
- * it in test/eval/stepwise.test.ts, and a family adding the hook should too):
+ * Contract (`checkStepwiseContract` in test/eval/stepwise_contract.ts checks it; CSM,
+ * Orpheus and Llasa run it on their tiny random models in test/eval/stepwise.test.ts, and a
+ * family adding the hook should too):
  *  1. `continueGeneration(r, [])` returns the codes `generate(r)` returns.
  *  2. Greedy (`doSample: false`): continuing from the first m frames of a greedy
  *     generation gives its remaining frames (up to float rounding of the prefill path).
@@ -143,13 +144,20 @@ export interface TtsContinuation {
  *     throws naming the frame; `maxNewFrames` counts new frames only (default: the
  *     family's estimate for the text minus the prefix's frames; none left is an error).
  *
- * What a family needs for it: CSM appends the prefix as `<|AUDIO|>` positions after the
- * text turn (src/models/csm/tts.ts); Orpheus would append each prefix frame's 7 SNAC tokens
- * (`framesToTokens`, the inverse of `parseSpeechTokens`) after start-of-speech; Llasa the
- * prefix's `<|s_N|>` tokens (`codesToSpeechTokens`) after `<|SPEECH_GENERATION_START|>`
- * (after a cloning clip's codes when there is one). Both then generate with `maxNewTokens`
- * = new frames x tokens per frame (+ 1 for the stop token), and their repetition penalty
- * sees the prefix because it is part of the sequence.
+ * How the families implement it: CSM appends the prefix as `<|AUDIO|>` positions after the
+ * text turn (src/models/csm/tts.ts). Orpheus and Llasa share src/models/llama/stepwise.ts
+ * (`continueTokenStream`, around src/generate's one sampler): Orpheus appends start_of_ai,
+ * start_of_speech and each prefix frame's 7 SNAC tokens (`framesToTokens`, the inverse of
+ * `parseSpeechTokens`), so the next token is position 0 of a frame or end-of-speech;
+ * Llasa appends the prefix's `<|s_N|>` tokens (`codesToSpeechTokens`) after
+ * `<|SPEECH_GENERATION_START|>` (after a cloning clip's codes when there is one). Both then
+ * generate with `maxNewTokens` = new frames x tokens per frame + 1 for the stop token, and
+ * their repetition penalty sees the prefix because it is part of the sequence. Default
+ * budgets: Orpheus 171 frames a turn (the reference's 1200 tokens), Llasa what fits in its
+ * 2048-token context after the prompt; a Llasa request past 2048 tokens is refused.
+ * Frames a generation skipped (Orpheus' `onInvalidFrame: 'skip'`, Llasa's
+ * `onInvalidSpeech: 'skip'`) are not in its codes, so point 2 holds for a generation that
+ * skipped nothing.
  */
 export interface StepwiseTtsModel extends TtsModel {
   continueGeneration(request: TtsGenerateRequest, prefix: Codes): Promise<TtsContinuation>;

@@ -123,6 +123,9 @@ describe('Orpheus (tiny-random-orpheus: frame-constrained, SNAC tokens 7 per fra
 
   test('greedy continuation equals the rest of the greedy generation: with a strong repetition penalty and with a cloning context', async () => {
     const context = [{ codes: (await orpheus.generate(orpheusRequest({ maxNewFrames: 3, seed: 9 }))), text: 'Earlier words.', speaker: 0 }];
+    // The penalty changes what greedy picks here, so a continuation blind to the prefix's tokens would differ.
+    assert.notDeepEqual(await orpheus.generate(orpheusRequest({ sampling: { doSample: false, repetitionPenalty: 1.8 }, maxNewFrames: 10 })),
+      await orpheus.generate(orpheusRequest({ sampling: GREEDY_ORPHEUS, maxNewFrames: 10 })));
     for (const over of [{ sampling: { doSample: false, repetitionPenalty: 1.8 } }, { sampling: GREEDY_ORPHEUS, context }]) {
       const full = await orpheus.generate(orpheusRequest({ ...over, maxNewFrames: 10 }));
       assert.equal(full.length, 10);
@@ -190,11 +193,13 @@ describe('Llasa (tiny random Llasa, one <|s_N|> token per XCodec2 frame)', () =>
     assert.equal(cont.codes.length, 3);
     assert.equal(cont.stopped, false);
     const context = [{ codes: [[5], [6], [7]], text: 'Earlier.', speaker: 0 }];
-    for (const over of [{ sampling: { doSample: false, repetitionPenalty: 1.5 } }, { sampling: GREEDY_LLASA, context }]) {
+    assert.notDeepEqual(await llasa.generate(llasaRequest({ sampling: { doSample: false, repetitionPenalty: 3 }, maxNewFrames: 10 })),
+      await llasa.generate(llasaRequest({ sampling: GREEDY_LLASA, maxNewFrames: 10 })), 'the penalty changes the greedy codes (without it the random model repeats one code)');
+    for (const over of [{ sampling: { doSample: false, repetitionPenalty: 3 } }, { sampling: GREEDY_LLASA, context }]) {
       const whole = await llasa.generate(llasaRequest({ ...over, maxNewFrames: 10 }));
       for (const m of [1, 6, 9]) {
         const rest = await llasa.continueGeneration(llasaRequest({ ...over, maxNewFrames: 10 - m }), whole.slice(0, m));
-        assert.deepEqual(rest.codes, whole.slice(m), `${over.context ? 'context' : 'penalty 1.5'}, prefix ${m}`);
+        assert.deepEqual(rest.codes, whole.slice(m), `${over.context ? 'context' : 'penalty 3'}, prefix ${m}`);
       }
     }
   });

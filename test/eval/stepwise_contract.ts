@@ -1,7 +1,7 @@
 /**
  * The step-wise generation contract (`continueGeneration`, src/models/types.ts) as checks
- * any family can run on its model: CSM's in test/eval/stepwise.test.ts; Orpheus and Llasa
- * call `checkStepwiseContract` from their own tests when they add the hook.
+ * any family can run on its model: test/eval/stepwise.test.ts runs them on CSM, Orpheus and
+ * Llasa (their tiny random models).
  */
 import assert from 'node:assert/strict';
 import { isStepwise, type TtsGenerateRequest, type TtsModel, type TtsSampling } from '../../src/models/types';
