@@ -4,5 +4,7 @@ export type { FromHfConfigOptions, LlamaConfig } from './config';
 export {
   IGNORE_INDEX, LlamaDecoderLayer, LlamaForCausalLM, LlamaModel, baseLinear, causalLmLoss, llamaWeightShapes,
 } from './modeling';
-export type { CausalLM, CausalLMInput, FrozenDtype, LoadWeightsOptions, NamedLinear, RandomInitOptions } from './modeling';
+export type { CausalLM, CausalLMInput, EmbeddingDtype, FrozenDtype, LoadWeightsOptions, NamedLinear, RandomInitOptions } from './modeling';
 export { HalfLinear } from './half_linear';
+export { AllowedTokensLM, continuationFrameBudget, continueTokenStream } from './stepwise';
+export type { TokenStreamContinuation, TokenStreamOutput } from './stepwise';

@@ -9,7 +9,7 @@ export type { LlasaProcessorOptions, LlasaPromptClip } from './processor';
 export { LLASA_FRAME_SAMPLES, LLASA_LORA_TRAIN, LLASA_MAX_LENGTH, LLASA_PRESET, LLASA_SAMPLE_RATE, generateLlasaSpeech } from './generation';
 export type { LlasaGenerateOptions, LlasaSpeech } from './generation';
 export { LlasaTts, contextToClip, flattenSingleCodebook } from './tts';
-export type { LlasaTtsOptions } from './tts';
+export type { LlasaTtsOptions, LlasaGeneration } from './tts';
 export {
   TINY_LLASA_CHAT_TEMPLATE, TINY_LLASA_SPEECH_TOKENS, TINY_LLASA_VOCAB_SIZE, TINY_RANDOM_LLASA, TINY_RANDOM_LLASA_WARNING,
   TINY_XCODEC2_CONFIG, tinyLlasaConfig, tinyLlasaTokenizer, tinyRandomLlasa, tinyRandomLlasaLm, tinyRandomLlasaTts, tinyRandomXcodec2,

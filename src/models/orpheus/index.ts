@@ -12,7 +12,7 @@ export {
 } from './generation';
 export type { OrpheusGenerateOptions, StreamDecodeOptions } from './generation';
 export { snacAsAudioCodec } from './codec';
-export { OrpheusTts } from './tts';
+export { OrpheusTts, ORPHEUS_DEFAULT_MAX_FRAMES } from './tts';
 export type { OrpheusGeneration, OrpheusTtsOptions } from './tts';
 export {
   TINY_ORPHEUS_CODEBOOK_SIZE, TINY_ORPHEUS_LAYOUT, TINY_ORPHEUS_VOCAB_SIZE, TINY_RANDOM_ORPHEUS, TINY_RANDOM_ORPHEUS_WARNING, TINY_SNAC_CONFIG,
