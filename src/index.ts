@@ -80,7 +80,7 @@ export * as wavlm from './models/wavlm';
 export { WavLMForXVector, cosineSimilarity, DEFAULT_WAVLM_SV_MODEL } from './models/wavlm';
 
 // Model selection for 04-06 and CSM behind the model interface (LoRA trainable, tiny random pipeline-check model).
-export { loadTtsModel, saveModelChoice, readModelChoice, adapterOutputDir, modelSlug, CSM_DEFAULT_REPO, MINI_CSM_DIR, MODEL_CHOICE_FILE, loadSnac24k, SNAC_DIR_ENV } from './models/registry';
+export { loadTtsModel, saveModelChoice, readModelChoice, adapterOutputDir, modelSlug, CSM_DEFAULT_REPO, MINI_CSM_DIR, MINI_WHISPER_DIR, MINI_SPEAKER_DIR, MODEL_CHOICE_FILE, loadSnac24k, SNAC_DIR_ENV } from './models/registry';
 export type { LoadTtsModelOptions, NotebookTtsModel } from './models/registry';
 export { CsmTts, mimiCodec, generateBaseAndFinetuned, WORKSHOP_TTS_SAMPLING, BASE_AND_FINETUNED_SYSTEMS } from './models/csm/tts';
 export type { CsmTtsOptions, Speech, AdapterSwitchable } from './models/csm/tts';

@@ -65,6 +65,10 @@ export const CSM_DEFAULT_REPO = 'unsloth/csm-1b';
 
 /** The folder behind `model: 'mini'`: the shipped mini CSM (codec inside). */
 export const MINI_CSM_DIR = join(PROJECT_ROOT, 'models', 'mini', 'csm');
+/** The shipped mini Whisper (ASR verifier offline; model card models/mini/whisper/README.md). */
+export const MINI_WHISPER_DIR = join(PROJECT_ROOT, 'models', 'mini', 'whisper');
+/** The shipped mini speaker encoder (`WavLMForXVector`; speaker verifier offline; models/mini/speaker/README.md). */
+export const MINI_SPEAKER_DIR = join(PROJECT_ROOT, 'models', 'mini', 'speaker');
 
 export interface LoadTtsModelOptions {
   /** Seed of the tiny random model's weights (default 0). Ignored for checkpoints. */

@@ -2,8 +2,8 @@
 // it: 01-05 first make the work folder (dataset, codes, the model choice and 05's adapter),
 // as test/notebooks/model_notebooks.test.ts does, then 07 on the notebooks' default model
 // (tiny-random-csm) with TTSLAB_QUICK=1 budgets, offline with an empty Hugging Face cache
-// (no Whisper, no WavLM: the searches use the model-free spectral similarity); the sandbox
-// is test/helpers/notebook_run.ts's.
+// (no Whisper large-v3-turbo, no WavLM: the searches use the shipped mini Whisper and mini
+// speaker encoder, models/mini/); the sandbox is test/helpers/notebook_run.ts's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,11 +22,11 @@ test('07 on the tiny random CSM: best-of-N and beam search with their compute, t
   const html = run.html('07_inference_scaling');
 
   assert.match(text, /RANDOM weights: a pipeline check only/);
-  assert.match(text, /speaker verifier: spectral similarity \(no WavLM in the cache\)/);
+  assert.match(text, /ASR verifier: mini Whisper \(offline\); speaker verifier: mini speaker encoder \(offline\)/);
   // Best-of-2: two candidates, one chosen, its compute; beam search: its rounds.
   assert.match(html, /<caption>best-of-2: candidates \(score: weighted WER minus similarity, lower is better\)<\/caption>/);
   assert.match(html, /<caption>best-of-2: compute spent<\/caption>/);
-  assert.match(html, /<caption>beam search B 2, K 5: rounds \(spectral similarity of each partial sequence; kept = the best B\)<\/caption>/);
+  assert.match(html, /<caption>beam search B 2, K 5: rounds \(speaker similarity \(mini speaker encoder\) of each partial sequence; kept = the best B\)<\/caption>/);
   assert.match(html, /<caption>beam search B 2, K 5: final beams/);
   assert.ok((html.match(/<audio controls/g) ?? []).length >= 2, 'the chosen outputs can be heard');
 
@@ -36,7 +36,7 @@ test('07 on the tiny random CSM: best-of-N and beam search with their compute, t
   assert.deepEqual(report.systems.map((s) => s.id), ['base', 'base+search', 'finetuned', 'finetuned+search', 'finetuned+context', 'finetuned+context+search']);
   assert.ok(report.items >= 1 && report.items <= 2, `items ${report.items}`);
   assert.equal(report.rows.length, report.items * 6);
-  assert.deepEqual(report.metrics, { wer: null, similarity: 'spectral similarity' });
+  assert.deepEqual(report.metrics, { wer: 'WER (mini Whisper)', similarity: 'speaker similarity (mini speaker encoder)' });
   assert.match(report.warning ?? '', /RANDOM weights/);
   for (const s of report.systems) {
     const searched = s.id.endsWith('+search');
@@ -44,6 +44,8 @@ test('07 on the tiny random CSM: best-of-N and beam search with their compute, t
     assert.equal(s.outputs, report.items);
     assert.equal(s.compute.candidates, report.items * (searched ? 2 : 1));
     assert.equal(s.compute.verifierCalls.speaker, searched ? report.items * 2 : 0);
+    assert.equal(s.compute.verifierCalls.asr, searched ? report.items * 2 : 0);
+    assert.ok(s.wer !== undefined && s.wer >= 0, JSON.stringify(s));
     assert.ok(s.similarity !== undefined && s.durationRatio !== undefined && s.realTimeFactor! > 0, JSON.stringify(s));
   }
   for (const row of report.rows) {
