@@ -3,9 +3,8 @@
  * guard, generation through src/generate (stop on end-of-speech), and streaming SNAC
  * decoding in windows.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { CausalLM, CausalLMInput } from '../llama/modeling';
-import type { KVCache } from '../common/attention';
+import type { CausalLM } from '../llama/modeling';
+import { AllowedTokensLM } from '../llama/stepwise';
 import { generate } from '../../generate/generate';
 import type { SamplingOptions } from '../../generate/sampling';
 import type { TrainConfig } from '../../train/config';
@@ -133,32 +132,9 @@ export function allowedAfter(last: number, layout: OrpheusLayout): Array<[number
  * and in range. Only the last position's logits are masked: use it for generation
  * (`logitsToKeep: 1`), never for training.
  */
-export class FrameConstrainedLM implements CausalLM {
-  constructor(private readonly inner: CausalLM, private readonly layout: OrpheusLayout) {}
-
-  get config(): CausalLM['config'] {
-    return this.inner.config;
-  }
-
-  createCache(): KVCache {
-    return this.inner.createCache();
-  }
-
-  forward(input: CausalLMInput): tf.Tensor3D {
-    const rows = input.inputIds;
-    if (!rows || input.logitsToKeep !== 1) throw new Error('FrameConstrainedLM masks next-token logits only: call it with inputIds and logitsToKeep 1');
-    const logits = this.inner.forward(input); // [batch, 1, vocab]
-    const [batch, , vocab] = logits.shape;
-    const mask = new Float32Array(batch * vocab);
-    rows.forEach((r, b) => {
-      const allowed = allowedAfter(r[r.length - 1]!, this.layout);
-      if (!allowed) return;
-      mask.fill(-Infinity, b * vocab, (b + 1) * vocab);
-      for (const [lo, hi] of allowed) mask.fill(0, b * vocab + lo, b * vocab + Math.min(hi, vocab));
-    });
-    const out = tf.tidy(() => logits.add(tf.tensor3d(mask, [batch, 1, vocab])) as tf.Tensor3D);
-    logits.dispose();
-    return out;
+export class FrameConstrainedLM extends AllowedTokensLM {
+  constructor(inner: CausalLM, layout: OrpheusLayout) {
+    super(inner, (last) => allowedAfter(last, layout));
   }
 }
 
