@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { LlamaForCausalLM, IGNORE_INDEX } from '../models/llama/modeling';
+import { DEFAULT_LOSS_CHUNK_ROWS } from '../models/llama/loss';
 import { applyLora, savePeftAdapter, ADAPTER_WEIGHTS_NAME } from '../lora';
 import type { LoraAdapter, LoraConfig } from '../lora';
 import { Checkpoint } from '../weights/checkpoint';
@@ -57,22 +58,41 @@ export function collateTokens(examples: TokenExample[], padTokenId: number, voca
   return { size: examples.length, paddedLength, numTokens, numTargets, inputIds, attentionMask, labels };
 }
 
+export interface LlamaLoraTrainableOptions {
+  /**
+   * Rows of logits the loss computes at once through the frozen head (`LlamaForCausalLM.loss`'s
+   * `lossChunkRows`, src/models/llama/loss.ts), so the `[tokens, vocab]` f32 logits are never
+   * stored whole. Default `DEFAULT_LOSS_CHUNK_ROWS` when the head is frozen, 0 (full logits) when
+   * LoRA wraps lm_head; 0 asks for full logits.
+   */
+  lossChunkRows?: number;
+}
+
 /** LlamaForCausalLM + LoRA as a TrainableModel of token examples. */
 export class LlamaLoraTrainable implements TrainableModel<TokenExample, TokenBatch> {
   private readonly keyOf: Map<string, string>;
+  /** The `lossChunkRows` every loss call passes (0: full logits). */
+  readonly lossChunkRows: number;
 
   constructor(
     readonly model: LlamaForCausalLM,
     readonly adapter: LoraAdapter,
     /** Written into adapter_config.json as base_model_name_or_path. */
     readonly baseModelNameOrPath: string | null = null,
+    options: LlamaLoraTrainableOptions = {},
   ) {
     this.keyOf = adapter.peftKeyOf();
+    const rows = options.lossChunkRows ?? (model.frozenLmHead() ? DEFAULT_LOSS_CHUNK_ROWS : 0);
+    if (!(Number.isInteger(rows) && rows >= 0)) throw new Error(`LlamaLoraTrainable (src/train/llama.ts): lossChunkRows must be an integer >= 0, got ${JSON.stringify(options.lossChunkRows)}`);
+    if (rows > 0 && !model.frozenLmHead()) {
+      throw new Error(`LlamaLoraTrainable (src/train/llama.ts): lossChunkRows ${rows} needs a frozen lm_head, but LoRA wraps lm_head: pass lossChunkRows 0`);
+    }
+    this.lossChunkRows = rows;
   }
 
   /** Wraps `model` with a fresh LoRA adapter built from the config's LoRA fields. */
-  static create(model: LlamaForCausalLM, config: TrainConfig, baseModelNameOrPath: string | null = null): LlamaLoraTrainable {
-    return new LlamaLoraTrainable(model, applyLora(model, loraConfigOf(config)), baseModelNameOrPath);
+  static create(model: LlamaForCausalLM, config: TrainConfig, baseModelNameOrPath: string | null = null, options: LlamaLoraTrainableOptions = {}): LlamaLoraTrainable {
+    return new LlamaLoraTrainable(model, applyLora(model, loraConfigOf(config)), baseModelNameOrPath, options);
   }
 
   trainableVariables(): NamedVariable[] {
@@ -94,7 +114,9 @@ export class LlamaLoraTrainable implements TrainableModel<TokenExample, TokenBat
   }
 
   loss(batch: TokenBatch, options: { training: boolean }): tf.Scalar {
-    return this.model.loss({ inputIds: batch.inputIds, attentionMask: batch.attentionMask, labels: batch.labels, training: options.training });
+    return this.model.loss({
+      inputIds: batch.inputIds, attentionMask: batch.attentionMask, labels: batch.labels, training: options.training, lossChunkRows: this.lossChunkRows,
+    });
   }
 
   async save(dir: string): Promise<void> {

@@ -28,6 +28,8 @@ import { HalfTensor, halfFromValues, toHalf } from '../../runtime/kernels/half';
 import { gatherHalf } from '../../runtime/kernels/half_gather';
 import { linearHalf } from '../../runtime/kernels/half_linear';
 import { HalfLinear } from './half_linear';
+import { chunkedLmHeadLoss, shiftLabels } from './loss';
+import type { LmHead } from './loss';
 
 /** HF's CrossEntropyLoss ignore_index: labels with this value are not predicted. */
 export const IGNORE_INDEX = -100;
@@ -463,9 +465,47 @@ export class LlamaForCausalLM implements CausalLM {
     });
   }
 
-  /** Mean HF causal-LM loss of this batch (see `causalLmLoss`). */
-  loss(input: CausalLMInput & { labels: number[][] }): tf.Scalar {
-    return tf.tidy(() => causalLmLoss(this.forward(input), input.labels));
+  /**
+   * Mean HF causal-LM loss of this batch (see `causalLmLoss`). `lossChunkRows` > 0 computes it
+   * from the final hidden states through the frozen head `lossChunkRows` rows at a time
+   * (`chunkedLmHeadLoss`, src/models/llama/loss.ts), so the `[tokens, vocab]` logits are never
+   * stored whole; the gradient reaches everything before the head (LoRA), not the head itself.
+   * It needs a frozen head (`frozenLmHead()`): with a trainable (LoRA-wrapped) lm_head it throws.
+   * Omitted or 0: full logits, then `causalLmLoss` (`logitsToKeep` is not allowed with chunks).
+   */
+  loss(input: CausalLMInput & { labels: number[][]; lossChunkRows?: number }): tf.Scalar {
+    const chunk = input.lossChunkRows ?? 0;
+    if (!(Number.isInteger(chunk) && chunk >= 0)) throw new Error(`LlamaForCausalLM.loss (src/models/llama/modeling.ts): lossChunkRows must be an integer >= 0, got ${JSON.stringify(input.lossChunkRows)}`);
+    if (chunk === 0) return tf.tidy(() => causalLmLoss(this.forward(input), input.labels));
+    const head = this.frozenLmHead();
+    if (!head) {
+      throw new Error(`LlamaForCausalLM.loss (src/models/llama/modeling.ts): lossChunkRows ${chunk} needs a frozen lm_head, but lm_head is a trainable `
+        + `${this.lm_head!.constructor.name} (LoRA on lm_head): pass lossChunkRows 0 for the full-logits loss`);
+    }
+    if (input.logitsToKeep) throw new Error(`LlamaForCausalLM.loss (src/models/llama/modeling.ts): logitsToKeep ${input.logitsToKeep} cannot be combined with lossChunkRows ${chunk}`);
+    const { labels } = input;
+    const [batch, seq] = input.inputsEmbeds ? input.inputsEmbeds.shape : [input.inputIds?.length ?? 0, input.inputIds?.[0]?.length ?? 0];
+    if (labels.length !== batch || labels.some((r) => r.length !== seq)) {
+      throw new Error(`labels must be [${batch}][${seq}] like the input, got [${labels.length}][${labels[0]?.length}]`);
+    }
+    return tf.tidy(() => {
+      const h = this.model.forward(input); // [batch, seq, hidden]
+      return chunkedLmHeadLoss(h.reshape([batch * seq, h.shape[2]]), head, shiftLabels(labels), { rowChunk: chunk });
+    });
+  }
+
+  /**
+   * The LM head as a frozen `LmHead` (weight `[vocab, hidden]`, borrowed): the untied lm_head
+   * when it is a plain `Linear` (float32) or `HalfLinear` (f16), or the tied embedding (float32
+   * or f16). null when lm_head is wrapped (LoRA on lm_head: trainable, so the chunked loss,
+   * which returns no head gradient, does not apply).
+   */
+  frozenLmHead(): LmHead | null {
+    const h = this.lm_head;
+    if (h === null) return { weight: this.model.embedHalf ?? this.model.embed_tokens, bias: null };
+    if (h instanceof HalfLinear) return { weight: h.half, bias: h.bias };
+    if (h instanceof Linear) return { weight: h.weight, bias: h.bias };
+    return null;
   }
 
   createCache(): KVCache {
