@@ -34,9 +34,15 @@
  *   node --import tsx bench/lora_llama.ts --tiny                      # CPU check: tiny shape, wasm
  *   scripts/gpu/run.sh node .gpu-run/bundle/bench-lora_llama.js --model orpheus-3b,llasa-1b,llasa-8b --out $OUT
  *
+ * The loss is LlamaLoraTrainable's: the frozen head and the cross-entropy fused and chunked over
+ * rows (`chunkedLmHeadLoss`, src/models/llama/loss.ts, 1024 rows by default), so the
+ * [tokens, vocab] f32 logits are never stored whole; `--loss-chunk 0` computes the full logits
+ * (`causalLmLoss`, the path of the figures recorded before issue 10's chunked loss).
+ *
  * Flags: --model LIST (default orpheus-3b), --batch N (2), --seq N (2048), --steps N (3),
- * --frozen f32|f16 (f32; f16 needs WebGPU), --tiny (tiny Llama, batch 2 x 64, for a CPU),
- * --no-torch, --out DIR (copy of the JSON).
+ * --frozen f32|f16 (f32; f16 needs WebGPU), --loss-chunk N (rows per chunk, 0 = full logits;
+ * default LlamaLoraTrainable's), --tiny (tiny Llama, batch 2 x 64, for a CPU), --no-torch,
+ * --out DIR (copy of the JSON).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -64,13 +70,16 @@ const noTorch = args.includes('--no-torch');
 const frozen = flag('--frozen') ?? 'f32';
 if (frozen !== 'f32' && frozen !== 'f16') throw new Error(`--frozen must be f32 or f16, got ${JSON.stringify(frozen)}`);
 
-function intFlag(name: string, fallback: number): number {
+function intFlag(name: string, fallback: number, min = 1): number {
   const v = flag(name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be an integer >= 1, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   return n;
 }
+
+/** Rows per loss chunk (0: full logits); undefined: LlamaLoraTrainable's default. */
+const lossChunk = flag('--loss-chunk') === undefined ? undefined : intFlag('--loss-chunk', 0, 0);
 
 /** transformers LlamaConfig keys; the same dict goes to bench/lora_llama_torch.py. */
 const LLAMA_32_3B = { hidden_size: 3072, intermediate_size: 8192, num_hidden_layers: 28, num_attention_heads: 24, num_key_value_heads: 8, head_dim: 128, tie_word_embeddings: true };
@@ -283,16 +292,18 @@ async function benchModel(name: string, shape: Shape, info: Awaited<ReturnType<t
     const config = fromHfConfig(hfConfig(shape), { source: `lora_llama bench (${name})` });
     let t0 = performance.now();
     model = frozen === 'f16' ? randomHalfModel(config, 1) : LlamaForCausalLM.random(config, { seed: 1 });
-    const trainable = LlamaLoraTrainable.create(model, lora);
+    const trainable = LlamaLoraTrainable.create(model, lora, null, { lossChunkRows: lossChunk });
+    const lossDesc = trainable.lossChunkRows > 0 ? `chunked loss (${trainable.lossChunkRows}-row chunks)` : 'full-logits loss';
     await sync();
     const loraParams = trainable.adapter.variables().reduce((n, v) => n + v.size, 0);
     const weightBytes = tf.memory().numBytes;
     console.log(`${name}: ${(model.numParameters() / 1e9).toFixed(3)} B base parameters, ${loraNote}: ${(loraParams / 1e6).toFixed(1)} M trainable; built in ${((performance.now() - t0) / 1e3).toFixed(1)} s`);
     const ids = tokenBatch(config.vocabSize, BENCH.batch, BENCH.seq);
     const batch = trainable.collate(ids.map((r) => ({ inputIds: r, labels: r })));
+    let loss = NaN;
     const step = async () => {
       const { value, grads } = loraValueAndGrads(trainable.adapter, () => trainable.loss(batch, { training: true }));
-      await value.data();
+      loss = (await value.data())[0];
       value.dispose();
       for (const g of grads.values()) g.dispose();
       await sync();
@@ -318,15 +329,15 @@ async function benchModel(name: string, shape: Shape, info: Awaited<ReturnType<t
     }
     const ms = median(ts);
     const mem = runtimeInfo().memory;
-    console.log(`${name} step: first ${first.toFixed(0)} ms, then ${ts.map((t) => t.toFixed(0)).join(', ')} ms = ${(tokens / (ms / 1e3)).toFixed(0)} tokens/s; `
+    console.log(`${name} step (${lossDesc}, loss ${loss.toFixed(4)}): first ${first.toFixed(0)} ms, then ${ts.map((t) => t.toFixed(0)).join(', ')} ms = ${(tokens / (ms / 1e3)).toFixed(0)} tokens/s; `
       + `peak live tensors ${(peak / 2 ** 30).toFixed(2)} GiB (weights ${(weightBytes / 2 ** 30).toFixed(2)} GiB)`
       + (mem.gpuBytesAllocated != null ? `; WebGPU buffers ${(mem.gpuBytesAllocated / 2 ** 30).toFixed(2)} GiB` : ''));
     const wdesc = frozen === 'f16' ? 'f16 frozen linear weights (HalfLinear) and embedding (f16 gather), f32 norms/LoRA' : 'f32';
-    const note = `${loraNote} (${(loraParams / 1e6).toFixed(1)} M); ttslab ${wdesc} ${info.backend}; PyTorch ${torch?.notes?.train ?? '-'}`
+    const note = `${loraNote} (${(loraParams / 1e6).toFixed(1)} M); ttslab ${wdesc}, ${lossDesc}, ${info.backend}; PyTorch ${torch?.notes?.train ?? '-'}`
       + (mem.gpuBytesAllocated != null ? `; WebGPU buffers after the steps ${(mem.gpuBytesAllocated / 2 ** 30).toFixed(2)} GiB; first step ${(first / 1e3).toFixed(1)} s` : '');
     rows.push({ name: label, unit: 'ms', ttslab: ms, pytorch: pt('step_ms'), note });
     rows.push({ name: `${label} tokens/s`, unit: 'tokens/s', ttslab: tokens / (ms / 1e3), pytorch: pt('tokens_per_s'), note: `${tokens} tokens per step; ttslab ${frozen} frozen weights, PyTorch bf16` });
-    rows.push({ name: `${label} peak memory`, unit: 'GiB', ttslab: peak / 2 ** 30, pytorch: pt('peak_gib'), note: `ttslab: peak live tensor bytes, ${frozen} weights (${(weightBytes / 2 ** 30).toFixed(2)} GiB) included; PyTorch: max_memory_allocated, bf16` });
+    rows.push({ name: `${label} peak memory`, unit: 'GiB', ttslab: peak / 2 ** 30, pytorch: pt('peak_gib'), note: `ttslab: peak live tensor bytes, ${frozen} weights (${(weightBytes / 2 ** 30).toFixed(2)} GiB) included, ${lossDesc}; PyTorch: max_memory_allocated, bf16` });
   } catch (e) {
     console.log(`ttslab ${name} step FAILED: ${String(e).slice(0, 2000)}`);
     rows.push({ name: label, unit: 'ms', ttslab: null, pytorch: pt('step_ms'), note: `ttslab FAILED: ${String(e).slice(0, 200)}` });

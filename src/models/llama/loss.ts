@@ -7,13 +7,16 @@
  * `chunkedLmHeadLoss(hidden [N, H], head, labels [N])`: mean over the rows whose label is not
  * `ignoreIndex` of `logsumexp(h W^T) - (h W^T)[label]`, the value of HF's CrossEntropyLoss on
  * `h W^T`. Only the rows with a label are computed (prompt and padding rows cost nothing and get
- * a zero gradient), `rowChunk` of them at a time:
- *   - forward: logits_c = h_c W^T (+ b) `[rows, vocab]`, per row its logsumexp and the picked
- *     logit; the chunk's logits are freed before the next chunk. Only the logsumexp `[rows]` is
- *     kept for the backward pass (with the hidden states, which autodiff keeps anyway).
- *   - backward (`tf.customGrad`): logits_c again, p = exp(logits_c - lse) (the softmax),
- *     dh_c = s (p W - W[label]) with s = dy / count: the one-hot term is a row gather of W, so
- *     no `[rows, vocab]` one-hot is built. The head is frozen: no gradient for W or b.
+ * a zero gradient), `rowChunk` of them at a time, inside one `tf.customGrad`: per chunk,
+ * logits_c = h_c W^T (+ b) `[rows, vocab]`, per row its logsumexp and the picked logit, and,
+ * when a gradient is being recorded (tfjs' tape is on: `tf.grad`, `tf.variableGrads`, ...), the
+ * gradient of the mean loss right away while the chunk's logits are there:
+ *   dL/dh_c = (softmax(logits_c) W - W[label]) / count
+ * (the one-hot term is a row gather of W, so no `[rows, vocab]` one-hot is built). The chunk's
+ * logits are freed before the next chunk; only dL/dh `[N, hidden]` is kept, and the backward
+ * pass scales it by the incoming dy. So the head costs one forward and one backward product, as
+ * with full logits (no recomputation), and nothing of size vocab outlives its chunk. Without a
+ * tape (evaluation) only the loss is computed. The head is frozen: no gradient for W or b.
  * Peak extra memory: a few `[rowChunk, vocab]` f32 tensors (logits, softmax, its f16 copy with
  * an f16 head) instead of several `[tokens, vocab]` ones.
  *
@@ -153,59 +156,66 @@ export function chunkedLmHeadLoss(hidden: tf.Tensor2D, head: LmHead, labels: Arr
 
   // The row selection happens inside the custom gradient (gather forward, scatter back), so no
   // gather gradient (unsortedSegmentSum, quadratic on tfjs' cpu backend) is recorded.
+  const wantGrad = tapeIsOn();
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const h = args[0] as tf.Tensor2D; // [N, H]
     const save = args[1] as tf.GradSaveFunc;
-    const lses: tf.Tensor1D[] = [];
     const sums: tf.Scalar[] = [];
+    const grads: tf.Tensor2D[] = [];
     for (const c of chunks) {
-      const [lse, sum] = tf.tidy(() => {
-        const logits = headLogits(rowsOf(h, c), head); // [r, V]
-        const lseC = tf.logSumExp(logits, 1) as tf.Tensor1D; // [r]
+      const logits = tf.tidy(() => headLogits(rowsOf(h, c), head)); // [r, V]
+      const lse = tf.tidy(() => tf.logSumExp(logits, 1) as tf.Tensor1D); // [r]
+      sums.push(tf.tidy(() => {
         const flat = Int32Array.from(c.targets, (y, i) => i * V + y);
         const picked = tf.gather(logits.reshape([-1]), tf.tensor1d(flat, 'int32')); // [r]
-        return [lseC, tf.sum(tf.sub(lseC, picked)) as tf.Scalar];
-      });
-      lses.push(lse);
-      sums.push(sum);
+        return tf.sum(tf.sub(lse, picked)) as tf.Scalar;
+      }));
+      if (wantGrad) {
+        // softmax / M, then (softmax W - W[label]) / M: dL/dh_c [r, H].
+        const ps = tf.tidy(() => tf.mul(tf.exp(tf.sub(logits, lse.reshape([c.rows, 1]))), 1 / M) as tf.Tensor2D); // [r, V]
+        logits.dispose();
+        grads.push(tf.tidy(() => {
+          const soft = headBackward(ps, head); // [r, H]
+          ps.dispose();
+          const picked = headRows(tf.tensor1d(c.targets, 'int32'), head); // W[label] [r, H]
+          return tf.sub(soft, tf.mul(picked, 1 / M)) as tf.Tensor2D;
+        }));
+      } else logits.dispose();
+      lse.dispose();
     }
-    const lse = lses.length === 1 ? lses[0] : tf.concat(lses); // [M]
     const value = tf.tidy(() => tf.div(sums.length === 1 ? sums[0] : tf.addN(sums), M) as tf.Scalar);
-    save([h, lse]);
     tf.dispose(sums);
-    if (lse !== lses[0]) tf.dispose(lses);
-    lse.dispose();
+    if (wantGrad) {
+      const dh = tf.tidy(() => {
+        const dc = grads.length === 1 ? grads[0] : tf.concat(grads); // [M, H]
+        // Rows without a label get exactly zero.
+        return all ? dc : tf.scatterND(tf.tensor2d(rows, [M, 1], 'int32'), dc, [N, H]);
+      });
+      save([dh]); // kept by the tape until the backward pass has run
+      tf.dispose(grads);
+      dh.dispose();
+    }
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [hs, lseAll] = saved as [tf.Tensor2D, tf.Tensor1D];
-        const scale = tf.div(dy, M); // scalar: d loss / d (one row's term)
-        const parts: tf.Tensor2D[] = [];
-        for (const c of chunks) {
-          parts.push(tf.tidy(() => {
-            const logits = headLogits(rowsOf(hs, c), head); // [r, V]
-            const shifted = tf.sub(logits, tf.slice(lseAll, [c.start], [c.rows]).reshape([c.rows, 1]));
-            logits.dispose();
-            const p = tf.exp(shifted); // softmax [r, V]
-            shifted.dispose();
-            const ps = tf.mul(p, scale) as tf.Tensor2D;
-            p.dispose();
-            const dhSoft = headBackward(ps, head); // s p W [r, H]
-            ps.dispose();
-            const picked = headRows(tf.tensor1d(c.targets, 'int32'), head); // W[label] [r, H]
-            return tf.sub(dhSoft, tf.mul(picked, scale)) as tf.Tensor2D;
-          }));
+        if (saved.length !== 1) {
+          throw new Error('chunkedLmHeadLoss (src/models/llama/loss.ts): no gradient was computed in the forward pass (tfjs\' tape was off when the loss was called)');
         }
-        scale.dispose();
-        const dc = parts.length === 1 ? parts[0] : tf.concat(parts); // [M, H]
-        if (dc !== parts[0]) tf.dispose(parts);
-        if (all) return dc;
-        // Rows without a label get exactly zero.
-        const dh = tf.scatterND(tf.tensor2d(rows, [M, 1], 'int32'), dc, [N, H]);
-        dc.dispose();
-        return dh;
+        return tf.mul(saved[0], dy) as tf.Tensor2D; // [N, H]
       },
     };
   });
   return f(hidden) as tf.Scalar;
+}
+
+/**
+ * Whether tfjs is recording a gradient tape here (inside `tf.grad`, `tf.variableGrads`, ...):
+ * the engine's gradient depth is positive and no kernel is running. When tfjs' internals do not
+ * say (another version), true: the gradient is then always computed, which is right, only slower
+ * for a loss evaluated without one.
+ */
+function tapeIsOn(): boolean {
+  const state = (tf.engine() as unknown as { state?: { gradientDepth?: unknown; kernelDepth?: unknown } }).state;
+  if (typeof state?.gradientDepth !== 'number' || typeof state.kernelDepth !== 'number') return true;
+  return state.gradientDepth > 0 && state.kernelDepth === 0;
 }

@@ -103,6 +103,11 @@ test('chunkedLmHeadLoss equals causalLmLoss on full logits: loss and dh (f32, cp
       assert.ok(lossErr <= 1e-5, `bias ${withBias}, rowChunk ${rowChunk}: loss ${loss} vs ${refLoss} (rel ${lossErr})`);
       const gradErr = relError(grad, refGrad);
       assert.ok(gradErr <= 1e-5, `bias ${withBias}, rowChunk ${rowChunk}: dh rel err ${gradErr}`);
+      // The incoming gradient scales dh (the gradient is formed in the forward pass for dy = 1).
+      const scaled = tf.grad((x: tf.Tensor) => chunked(x as tf.Tensor3D).mul(-2.5))(h);
+      const scaledErr = relError(await scaled.data(), refGrad.map((v) => -2.5 * v));
+      scaled.dispose();
+      assert.ok(scaledErr <= 1e-5, `bias ${withBias}, rowChunk ${rowChunk}: d(-2.5 loss)/dh rel err ${scaledErr}`);
       // The ignored rows and each sequence's last row get exactly no gradient.
       for (const [b, t] of [[0, 2], [0, 8], [1, 6], [1, 7], [1, 8]]) {
         const row = grad.subarray((b * S + t) * H, (b * S + t + 1) * H);
