@@ -3,7 +3,7 @@ export { DEFAULT_TRAIN_CONFIG, TRAIN_CONFIG_FIELDS, TrainConfigError, validateTr
 export type { LossAveraging, OptimizerName, ScheduleName, TrainConfig } from './config';
 export type { BatchInfo, NamedVariable, TokenExample, TrainableModel } from './types';
 export { LlamaLoraTrainable, collateTokens, loraConfigOf } from './llama';
-export type { TokenBatch } from './llama';
+export type { LlamaLoraTrainableOptions, TokenBatch } from './llama';
 export { AdamW, AdamW8bit, clipCoefficient, clipGradsByNorm, createOptimizer, decaysWeight, globalGradNorm } from './optim';
 export type { AdamWOptions, AdamW8bitOptions, Optimizer } from './optim';
 export { BLOCK_SIZE_8BIT, createDynamicMap, dequantize, quantize } from './quant8';

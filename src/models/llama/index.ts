@@ -7,4 +7,6 @@ export {
 export type { CausalLM, CausalLMInput, EmbeddingDtype, FrozenDtype, LoadWeightsOptions, NamedLinear, RandomInitOptions } from './modeling';
 export { HalfLinear } from './half_linear';
 export { AllowedTokensLM, continuationFrameBudget, continueTokenStream } from './stepwise';
+export { DEFAULT_LOSS_CHUNK_ROWS, chunkedLmHeadLoss, shiftLabels } from './loss';
+export type { ChunkedLossOptions, LmHead } from './loss';
 export type { TokenStreamContinuation, TokenStreamOutput } from './stepwise';
