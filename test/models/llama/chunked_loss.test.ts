@@ -14,6 +14,7 @@ import { fromHfConfig } from '../../../src/models/llama/config';
 import { LlamaForCausalLM, causalLmLoss, IGNORE_INDEX } from '../../../src/models/llama/modeling';
 import { chunkedLmHeadLoss, shiftLabels, DEFAULT_LOSS_CHUNK_ROWS } from '../../../src/models/llama/loss';
 import { applyLora, loraValueAndGrads } from '../../../src/lora';
+import { relError, seededLoraStep } from './lora_checks';
 import { LlamaLoraTrainable } from '../../../src/train/llama';
 import { validateTrainConfig } from '../../../src/train/config';
 import { peakBytes } from '../../../bench/results';
@@ -40,37 +41,9 @@ function ids(vocab: number, batch: number, seq: number, seed: number): number[][
   }));
 }
 
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d / n);
-}
-
-/** LoRA loss and A/B gradients of `model` (B seeded so A's gradients are not zero), read back; disposes the adapter's tensors it made. */
-async function loraStep(model: LlamaForCausalLM, input: { inputIds: number[][]; labels: number[][]; attentionMask?: number[][] }, lossChunkRows: number, targets = ALL) {
-  const adapter = applyLora(model, { ...LORA, targetModules: targets });
-  let seed = 500;
-  for (const v of adapter.variables()) {
-    if (!v.name.endsWith('lora_B')) continue;
-    const b = tf.randomNormal(v.shape, 0, 0.05, 'float32', seed++);
-    v.assign(b);
-    b.dispose();
-  }
-  const { value, grads } = loraValueAndGrads(adapter, () => model.loss({ ...input, lossChunkRows }));
-  const loss = (await value.data())[0];
-  value.dispose();
-  const out = new Map<string, Float32Array>();
-  for (const [k, g] of grads) {
-    out.set(k, Float32Array.from(await g.data()));
-    g.dispose();
-  }
-  adapter.unload();
-  return { loss, grads: out };
+/** LoRA loss and A/B gradients of `model` (B seeded so A's gradients are not zero), read back; the adapter is unloaded again. */
+function loraStep(model: LlamaForCausalLM, input: { inputIds: number[][]; labels: number[][]; attentionMask?: number[][] }, lossChunkRows: number, targets = ALL) {
+  return seededLoraStep(model, { ...LORA, targetModules: targets }, (m) => m.loss({ ...input, lossChunkRows }));
 }
 
 test('chunkedLmHeadLoss equals causalLmLoss on full logits: loss and dh (f32, cpu), any chunk size, with a bias and ignored labels', async () => {

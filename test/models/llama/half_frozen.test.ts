@@ -12,11 +12,11 @@ import { initRuntime } from '../../../src/runtime';
 import { fromHfConfig } from '../../../src/models/llama/config';
 import { LlamaForCausalLM, baseLinear, llamaWeightShapes } from '../../../src/models/llama/modeling';
 import { HalfLinear } from '../../../src/models/llama/half_linear';
-import { applyLora, loraValueAndGrads } from '../../../src/lora';
 import { MemoryWeights } from '../../../src/weights/checkpoint';
 import type { MemoryTensor } from '../../../src/weights/checkpoint';
 import { convertFromF32 } from '../../../src/weights/dtype';
-import { Rng } from '../../../src/generate/rng';
+import { applyLora } from '../../../src/lora';
+import { normal, relError, seededLoraStep } from './lora_checks';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
@@ -28,11 +28,13 @@ const CONFIG = fromHfConfig({
 const LORA = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], useRslora: false, seed: 3 };
 const IDS = [[5, 17, 33, 2, 90, 41, 8, 64, 12, 77, 3, 50], [9, 9, 21, 70, 44, 6, 88, 15, 30, 2, 61, 19]];
 
-function normal(n: number, seed: number, std: number): Float32Array {
-  const r = new Rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = std * Math.sqrt(-2 * Math.log(1 - r.next())) * Math.cos(2 * Math.PI * r.next());
-  return out;
+/** LoRA loss and every A/B gradient of `model` (B seeded), read back; disposes the model. */
+async function lossAndGrads(model: LlamaForCausalLM): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  try {
+    return await seededLoraStep(model, LORA, (m) => m.loss({ inputIds: IDS, labels: IDS }));
+  } finally {
+    model.dispose();
+  }
 }
 
 /** A checkpoint of CONFIG's weights: linear weights stored in turn as F32, F16 and BF16. */
@@ -47,38 +49,6 @@ function checkpoint(): MemoryWeights {
     i++;
   }
   return new MemoryWeights(tensors, 'half_frozen test checkpoint');
-}
-
-/** LoRA loss and gradients (B set to seeded values so A's gradients are not zero), read back; disposes everything. */
-async function lossAndGrads(model: LlamaForCausalLM): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
-  const adapter = applyLora(model, LORA);
-  let s = 500;
-  for (const v of adapter.variables()) {
-    if (!v.name.endsWith('lora_B')) continue;
-    const b = tf.tensor(normal(v.size, s++, 0.05), v.shape);
-    v.assign(b);
-    b.dispose();
-  }
-  const { value, grads } = loraValueAndGrads(adapter, () => model.loss({ inputIds: IDS, labels: IDS }));
-  const loss = (await value.data())[0];
-  value.dispose();
-  const out = new Map<string, Float32Array>();
-  for (const [k, g] of grads) {
-    out.set(k, Float32Array.from(await g.data()));
-    g.dispose();
-  }
-  model.dispose();
-  return { loss, grads: out };
-}
-
-function relError(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d / n);
 }
 
 test("frozenDtype 'float16': LoRA loss and every A/B gradient within 2% of float32, linear weights in half the bytes", async (t) => {
