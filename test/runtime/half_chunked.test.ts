@@ -10,20 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { RuntimeError, gpuContext } from '../../src/runtime';
 import { HalfTensor, fromHalf, halfChunkElements, halfFromValues, toHalf } from '../../src/runtime/kernels/half';
 import { gatherHalf } from '../../src/runtime/kernels/half_gather';
-import { uniform, use, take } from './helpers';
-
-/** Round to the nearest f16 (ties to even), as a float: the CPU reference (as in kernels.test.ts). */
-function f16Round(x: number): number {
-  if (!Number.isFinite(x) || x === 0) return x;
-  const a = Math.abs(x);
-  if (a >= 65520) return Math.sign(x) * Infinity;
-  const e = Math.max(Math.floor(Math.log2(a)), -14);
-  const ulp = 2 ** (e - 10);
-  const q = a / ulp;
-  let r = Math.round(q);
-  if (Math.abs(q - Math.trunc(q) - 0.5) < 1e-12 && r % 2 === 1) r -= 1;
-  return Math.sign(x) * r * ulp;
-}
+import { uniform, use, take, f16Round } from './helpers';
 
 /** The packed words of an f16 tensor, as u32 bits. */
 async function bits(h: HalfTensor): Promise<Uint32Array> {

@@ -46,3 +46,17 @@ export async function take(t: tf.Tensor): Promise<Float32Array> {
   t.dispose();
   return Float32Array.from(values);
 }
+
+/** Round to the nearest f16 (ties to even), returned as a float: the CPU reference for toHalf. */
+export function f16Round(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const a = Math.abs(x);
+  if (a >= 65520) return Math.sign(x) * Infinity;
+  // Spacing of f16 values around a: 2^(e - 10), subnormals below 2^-14.
+  const e = Math.max(Math.floor(Math.log2(a)), -14);
+  const ulp = 2 ** (e - 10);
+  const q = a / ulp;
+  let r = Math.round(q);
+  if (Math.abs(q - Math.trunc(q) - 0.5) < 1e-12 && r % 2 === 1) r -= 1;
+  return Math.sign(x) * r * ulp;
+}

@@ -1,6 +1,7 @@
 /**
  * What the tiny-Llama LoRA tests (half_frozen, half_embedding, chunked_loss) share: seeded
- * normal values, relative error, and one LoRA loss + A/B gradients read back with B seeded.
+ * normal values, relative error (test/runtime/helpers.ts'), and one LoRA loss + A/B gradients
+ * read back with B seeded.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaForCausalLM } from '../../../src/models/llama/modeling';
@@ -8,24 +9,14 @@ import { applyLora, loraValueAndGrads } from '../../../src/lora';
 import type { LoraConfig } from '../../../src/lora';
 import { Rng } from '../../../src/generate/rng';
 
+export { relError } from '../../runtime/helpers';
+
 /** `n` seeded normal values of standard deviation `std` (Box-Muller on ttslab's Rng). */
 export function normal(n: number, seed: number, std: number): Float32Array {
   const r = new Rng(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = std * Math.sqrt(-2 * Math.log(1 - r.next())) * Math.cos(2 * Math.PI * r.next());
   return out;
-}
-
-/** ||a - b|| / ||b|| over equal-length arrays. */
-export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`relError: lengths differ (${a.length} vs ${b.length})`);
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i]! - b[i]!) ** 2;
-    n += b[i]! ** 2;
-  }
-  return Math.sqrt(d / n);
 }
 
 /**
