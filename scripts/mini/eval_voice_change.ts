@@ -53,7 +53,7 @@ import type { F0Summary, PitchOptions } from '../../src/eval/pitch';
 import { meanEmbedding } from '../../src/eval/search';
 import { WORKSHOP_TTS_SAMPLING } from '../../src/models/csm/tts';
 import type { CsmTts } from '../../src/models/csm/tts';
-import { loadTtsModel } from '../../src/models/registry';
+import { loadTtsModel, MINI_SPEAKER_DIR } from '../../src/models/registry';
 import type { NotebookTtsModel } from '../../src/models/registry';
 import type { Codes, TtsGenerateRequest, TtsSampling } from '../../src/models/types';
 import { WavLMForXVector, cosineSimilarity } from '../../src/models/wavlm';
@@ -74,7 +74,7 @@ export const REFERENCE_RATE = 24000;
 /** The speaker encoder's input rate (WavLM). */
 const ENCODER_RATE = 16000;
 
-export const MINI_SPEAKER_DIR = join(PROJECT_ROOT, 'models', 'mini', 'speaker');
+export { MINI_SPEAKER_DIR };
 const CORPUS_TEXT_PY = join(PROJECT_ROOT, 'scripts', 'mini', 'corpus_text.py');
 
 export interface VoiceChangeOptions {
@@ -230,7 +230,7 @@ export function readSentences(file: string): string[] {
 }
 
 /** flite renders `text` with `voice` into `file`; returns mono samples at REFERENCE_RATE. */
-async function fliteSpeak(flite: string, voice: string, text: string, file: string): Promise<Float32Array> {
+export async function fliteSpeak(flite: string, voice: string, text: string, file: string): Promise<Float32Array> {
   try {
     await run(flite, ['-voice', voice, '-t', text, '-o', file]);
   } catch (e) {
@@ -241,7 +241,7 @@ async function fliteSpeak(flite: string, voice: string, text: string, file: stri
   return a.sampleRate === REFERENCE_RATE ? mono : resample(mono, a.sampleRate, REFERENCE_RATE);
 }
 
-function writeWav(file: string, samples: Float32Array, sampleRate: number): Promise<void> {
+export function writeWav(file: string, samples: Float32Array, sampleRate: number): Promise<void> {
   return writeFileAtomic(file, encodeWav({ sampleRate, channels: [samples] }).bytes);
 }
 
@@ -488,9 +488,9 @@ export function voiceChangeTable(r: VoiceChangeResult): string {
 
 // -- command line ------------------------------------------------------------------------------
 
-const BACKENDS = ['cpu', 'wasm', 'tensorflow', 'webgpu', 'auto'] as const;
+export const BACKENDS = ['cpu', 'wasm', 'tensorflow', 'webgpu', 'auto'] as const;
 
-function num(flag: string, raw: string | undefined, check: (x: number) => boolean, what: string): number | undefined {
+export function num(flag: string, raw: string | undefined, check: (x: number) => boolean, what: string): number | undefined {
   if (raw === undefined) return undefined;
   const v = raw.trim() === '' ? Number.NaN : Number(raw);
   if (!Number.isFinite(v) || !check(v)) throw new Error(`--${flag} must be ${what}, got ${JSON.stringify(raw)}`);
